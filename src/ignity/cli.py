@@ -1,0 +1,48 @@
+"""The `ignity` command: a thin layer over the modules that do the work."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import NoReturn
+
+from ignity import __version__, log, paths, status, tools
+from ignity.errors import IgnityError
+
+
+def halt(code: int) -> int:
+    """Bring the container down with exit status `code` (for a service's finish script)."""
+    if os.path.exists(paths.STOPPING):
+        log.info("halt", "the container is already stopping")
+        return 0
+    status.record(paths.HALT_STATUS, code)
+    try:
+        svscanctl = tools.find("s6-svscanctl")
+        os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
+    except (OSError, IgnityError) as e:
+        log.error("halt", f"cannot stop the container: {e}")
+    return 111
+
+
+def _code(text: str) -> int:
+    if not text.isdigit() or int(text) > 255:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exit status (0-255)")
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    parser = argparse.ArgumentParser(prog="ignity", description="Process supervision for containers, on s6.")
+    parser.add_argument("--version", action="version", version=f"ignity {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="lay out /init and the helpers in this image")
+    p_install.add_argument("--root", default="", help="install under this directory instead of /")
+    p_install.add_argument("--python", default=None, help="interpreter for /init (default: this one)")
+    p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
+    p_halt.add_argument("code", nargs="?", type=_code, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        from ignity import install
+
+        sys.exit(install.main(args.root, args.python))
+    sys.exit(halt(args.code))

@@ -1,0 +1,49 @@
+"""Write the merged environment as an s6 envdir that `with-env` reads back exactly.
+
+`s6-envdir -fnL` gives each file's whole content as the value, newlines and
+length kept, but unsets the variable for an empty file; so empty values go to
+ENVS_EMPTY as one-newline files, read by a second `s6-envdir` without -f.
+Values cannot contain NUL (the kernel forbids it), which -f would translate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ignity import paths
+
+
+def storable(name: bytes) -> bool:
+    """Whether `name` can be a file in the envdir without escaping it.
+
+    s6-envdir skips dot-files and names with `=`; a `/` would leave the
+    directory. Such variables cannot reach with-env and are reported instead.
+    """
+    return bool(name) and b"/" not in name and b"=" not in name and b"\0" not in name and not name.startswith(b".")
+
+
+def write(env: Mapping[bytes, bytes], directory: str = paths.ENVS, empty_dir: str = paths.ENVS_EMPTY) -> list[bytes]:
+    """Write `env` into `directory`; return the names that could not be stored."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.makedirs(empty_dir, mode=0o700, exist_ok=True)
+    d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    e = os.open(empty_dir, os.O_RDONLY | os.O_DIRECTORY)
+    skipped: list[bytes] = []
+    try:
+        for name, value in env.items():
+            if not storable(name):
+                skipped.append(name)
+                continue
+            target, data = (d, value) if value else (e, b"\n")
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+    finally:
+        os.close(d)
+        os.close(e)
+    return skipped

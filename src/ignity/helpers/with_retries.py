@@ -1,0 +1,71 @@
+"""with-retries [-n N] [-t MS] PROG...: run PROG until it succeeds, N retries, each bounded.
+
+Each attempt is waited for on a pidfd, so a quick success returns at once
+and a hung attempt is killed exactly at its bound.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+from typing import NoReturn
+
+from ignity import log, procs
+
+PHASE = "with-retries"
+USAGE = "usage: with-retries [-n RETRIES] [-t MS] PROG... (defaults: 3 retries, 500 ms an attempt; 0 ms = no limit)"
+
+
+def parse(argv: list[str]) -> tuple[int, int, list[str]]:
+    retries, timeout = 3, 500
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        opt = argv[i]
+        if opt == "--":
+            i += 1
+            break
+        if opt not in ("-n", "-t") or i + 1 >= len(argv) or not argv[i + 1].isdigit():
+            raise ValueError(USAGE)
+        if opt == "-n":
+            retries = int(argv[i + 1])
+        else:
+            timeout = int(argv[i + 1])
+        i += 2
+    if i >= len(argv):
+        raise ValueError(USAGE)
+    return retries, timeout, argv[i:]
+
+
+def attempt(prog: list[str], timeout_ms: int) -> int:
+    """One bounded run; 128+9 when it had to be killed."""
+    pid = procs.spawn(prog)
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout_ms if timeout_ms > 0 else None):
+            log.info(PHASE, f"{prog[0]}: no result after {timeout_ms} ms, killed")
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
+    return procs.status_of(os.waitpid(pid, 0)[1])
+
+
+def main() -> NoReturn:
+    try:
+        retries, timeout, prog = parse(sys.argv[1:])
+    except ValueError as e:
+        log.die(PHASE, str(e), 100)
+    code = 1
+    for n in range(retries + 1):
+        try:
+            code = attempt(prog, timeout)
+        except OSError as e:
+            log.die(PHASE, f"cannot run {prog[0]}: {e.strerror}", procs.exec_failure_status(e))
+        if code == 0:
+            sys.exit(0)
+        log.debug(PHASE, f"{prog[0]}: attempt {n + 1} exited {code}")
+    log.info(PHASE, f"{prog[0]}: failed {retries + 1} time(s), last status {code}")
+    sys.exit(code)

@@ -1,0 +1,80 @@
+"""`ignity install`: lay out /init and the helpers in an image (or under --root).
+
+with-env is an execline script, not Python: it sits in the shebang of every
+init script and service, so it costs two small execs, not an interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ignity import log, paths, runtime, tools
+from ignity.errors import IgnityError
+
+PHASE = "install"
+
+PYTHON_HELPERS = {
+    "load-envfile": "ignity.helpers.load_envfile",
+    "with-retries": "ignity.helpers.with_retries",
+    "fix-perms": "ignity.helpers.fix_perms",
+    "preboot": "ignity.helpers.preboot",
+    "ignity": "ignity.cli",
+}
+
+
+def with_env_script(root: str = "") -> str:
+    """The with-env program: the merged environment, then the empty values, then PROG."""
+    execlineb = tools.find("execlineb", root)
+    envdir = tools.find("s6-envdir", root)
+    return (
+        f"#!{execlineb} -S0\n"
+        "# Ignity: run PROG with the container's merged environment (written at start-up).\n"
+        f"{envdir} -I -fnL {paths.ENVS}\n"
+        f"{envdir} -I {paths.ENVS_EMPTY}\n"
+        "$@\n"
+    )
+
+
+def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin") -> list[str]:
+    """Write /init and the helpers under `root`; return the paths written."""
+    root = root.rstrip("/")
+    tools.check_all(root)
+    python = python or sys.executable
+    if not os.access(root + python, os.X_OK):
+        raise IgnityError(f"{python} not found in {root or '/'}: name the image's interpreter with --python")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parent = here[len(root) :] if root and here.startswith(root + "/") else ("" if root else here)
+    written = []
+
+    def put(path: str, text: str) -> None:
+        full = root + path
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        tmp = f"{full}.ignity-new"
+        runtime.write_file(tmp, text, 0o755)
+        os.replace(tmp, full)
+        written.append(path)
+
+    put("/init", runtime.python_script("ignity.stages.stage1", python, parent))
+    put(f"{bindir}/with-env", with_env_script(root))
+    if bindir != "/usr/bin":
+        put("/usr/bin/with-env", with_env_script(root))
+    for name, module in PYTHON_HELPERS.items():
+        put(f"{bindir}/{name}", runtime.python_script(module, python, parent))
+    os.makedirs(root + paths.ETC, exist_ok=True)
+    for sub in ("envs", "perms", "init", "finalize", "services"):
+        os.makedirs(f"{root}{paths.ETC}/{sub}", exist_ok=True)
+    return written
+
+
+def main(root: str, python: str | None) -> int:
+    try:
+        written = install(root, python)
+    except IgnityError as e:
+        log.error(PHASE, str(e))
+        return 1
+    except OSError as e:
+        log.error(PHASE, f"{e.filename}: {e.strerror}")
+        return 1
+    log.info(PHASE, f"installed {', '.join(written)}{' under ' + root if root else ''}")
+    return 0

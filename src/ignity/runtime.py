@@ -1,0 +1,71 @@
+"""Laying out /run/ignity: the only place Ignity writes at run time.
+
+Stage 1 empties and recreates it on every boot, so a restarted container
+never sees the previous run's state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from ignity import paths, tools
+from ignity.config import Config
+from ignity.errors import IgnityError
+
+SUBDIRS = (paths.ENVS, paths.INIT, paths.FINALIZE, paths.SERVICES, paths.SCANDIR, paths.SVSCAN_CTL, paths.STATE)
+
+# Signals that end the container: each runs s6-svscanctl -b, which execs the
+# finish program (stage 3) at once, leaving the supervisors for stage 3 to stop
+# in parallel with the finalize scripts.
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
+
+
+def python_script(module: str, python: str = sys.executable, package_parent: str | None = None) -> str:
+    """A script that runs `module`.main() with `python`, isolated from PYTHON* variables.
+
+    -I keeps a user's PYTHONPATH or PYTHONSTARTUP from breaking PID 1; the
+    package's own location is put first so the script finds this Ignity.
+    """
+    if package_parent is None:
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path_line = f"sys.path.insert(0, {package_parent!r})\n" if package_parent else ""
+    return f"#!{python} -I\nimport sys\n{path_line}from {module} import main\nmain()\n"
+
+
+def write_file(path: str, text: str, mode: int = 0o644) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def _not_writable(err: OSError) -> IgnityError:
+    return IgnityError(
+        f"{paths.RUN} is not writable by uid {os.getuid()} ({err.strerror}): mount a writable tmpfs there "
+        f"(docker/podman: --tmpfs {paths.RUN}) or make it owned by the container user"
+    )
+
+
+def recreate(config: Config) -> None:
+    """Empty /run/ignity and lay out its directories, the scan directory and the state."""
+    try:
+        os.makedirs(paths.RUN, exist_ok=True)
+        for entry in os.scandir(paths.RUN):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        for d in SUBDIRS:
+            os.makedirs(d, exist_ok=True)
+        os.chmod(paths.ENVS, 0o700)
+        os.chmod(paths.STATE, 0o700)
+    except OSError as e:
+        raise _not_writable(e) from None
+    finish = python_script("ignity.stages.stage3")
+    write_file(f"{paths.SVSCAN_CTL}/finish", finish, 0o755)
+    write_file(f"{paths.SVSCAN_CTL}/crash", finish, 0o755)
+    stop = f"#!{tools.find('execlineb')} -P\n{tools.find('s6-svscanctl')} -b {paths.SCANDIR}\n"
+    for sig in STOP_SIGNALS:
+        write_file(f"{paths.SVSCAN_CTL}/{sig}", stop, 0o755)
+    write_file(paths.CONFIG, config.dump(), 0o600)

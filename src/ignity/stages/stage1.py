@@ -1,0 +1,85 @@
+"""Stage 1: setup as PID 1, then become s6-svscan.
+
+Everything that can be wrong with the input (env files, IGNITY_* values,
+missing s6) is found here, before anything is started or written, so a bad
+image fails with one line and leaves nothing half-done. Stage 2 is forked from
+this interpreter rather than started anew: one Python start for the whole boot.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import NoReturn
+
+from ignity import config, envfile, log, paths, runtime, tools
+from ignity.errors import IgnityError
+
+PHASE = "stage1"
+
+# Blocked (not ignored) until s6-svscan runs: a SIGTERM that arrives during
+# setup stays pending across exec and s6-svscan acts on it at once.
+HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+
+READY_FD = 3
+
+
+def _settings(merged: dict[bytes, bytes]) -> config.Config:
+    env = {
+        k.decode(): v.decode("utf-8", "replace")
+        for k, v in merged.items()
+        if k.startswith(b"IGNITY_") and k.decode("ascii", "replace").isascii()
+    }
+    return config.from_env(env)
+
+
+def _max_services() -> int:
+    try:
+        count = len(os.listdir(f"{paths.ETC}/services"))
+    except OSError:
+        count = 0
+    return max(500, 2 * count + 100)
+
+
+def prepare_user(settings: config.Config) -> None:
+    """User mapping and permission fixing (preboot) go here, before /run/ignity is touched."""
+
+
+def main() -> NoReturn:
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    cmd = sys.argv[1:]
+    try:
+        merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+        settings = _settings(merged)
+        log.set_verbosity(settings.verbosity)
+        tools.check_all()
+        if not settings.skip_perms:
+            prepare_user(settings)
+        runtime.recreate(settings)
+        svscan = tools.find("s6-svscan")
+    except IgnityError as e:
+        log.die(PHASE, str(e), e.status)
+    log.debug(PHASE, f"setup done, starting s6-svscan; CMD: {cmd if cmd else 'none'}")
+
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_w)
+        from ignity.stages import stage2
+
+        stage2.main(ready_r, cmd, merged, settings)
+    os.close(ready_r)
+    with open(paths.STAGE2_PID, "w") as f:
+        f.write(f"{pid}\n")
+    if ready_w != READY_FD:
+        os.dup2(ready_w, READY_FD)
+        os.close(ready_w)
+    else:
+        os.set_inheritable(READY_FD, True)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        os.execv(svscan, ["s6-svscan", "-d", str(READY_FD), "-c", str(_max_services()), paths.SCANDIR])
+    except OSError as e:
+        log.die(PHASE, f"cannot run {svscan}: {e.strerror}")

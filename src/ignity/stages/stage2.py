@@ -1,0 +1,152 @@
+"""Stage 2: start-up, in a child of PID 1 with the container's stdin/stdout/stderr.
+
+Copies the author's directories, writes the merged environment, runs the init
+scripts, hands the services to s6-svscan, then execs into a small execline
+chain that runs the CMD: no Python stays resident once the CMD runs.
+Any failure records a status and asks s6-svscan to enter stage 3.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import NoReturn
+
+from ignity import envdir, log, paths, procs, services, status, tools
+from ignity.config import Config
+from ignity.errors import IgnityError
+
+PHASE = "stage2"
+
+
+def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Config) -> NoReturn:
+    procs.reset_signals()
+    try:
+        _wait_for_svscan(ready_fd)
+        _copy_dirs()
+        skipped = envdir.write(merged)
+        for name in skipped:
+            log.info(PHASE, f"variable {name!r} cannot be stored in {paths.ENVS} and is not passed to with-env")
+        failed = _run_init_scripts()
+        if failed is not None:
+            _stop(failed)
+        found = services.discover()
+        wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
+        started = time.monotonic()
+        services.start(found, config.services_gracetime, wait)
+        log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
+        if cmd:
+            _exec_cmd(cmd, merged)
+    except IgnityError as e:
+        log.error(PHASE, str(e))
+        _stop(e.status)
+    except OSError as e:
+        log.error(PHASE, f"{e.filename or ''}: {e.strerror}" if e.filename else str(e))
+        _stop(1)
+    os._exit(0)
+
+
+def _ms(since: float) -> int:
+    return round((time.monotonic() - since) * 1000)
+
+
+def _wait_for_svscan(ready_fd: int) -> None:
+    """Block until s6-svscan writes its readiness newline (EOF: it died)."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(ready_fd, 64)
+        if not chunk:
+            raise IgnityError("s6-svscan exited before it was ready")
+        data += chunk
+    os.close(ready_fd)
+
+
+def _copy_dirs() -> None:
+    for name in paths.COPIED:
+        source, target = f"{paths.ETC}/{name}", f"{paths.RUN}/{name}"
+        if not os.path.isdir(source):
+            continue
+        for entry in sorted(os.listdir(source)):
+            if entry.startswith("."):
+                continue
+            src, dst = f"{source}/{entry}", f"{target}/{entry}"
+            if os.path.isdir(src):
+                shutil.copytree(src, dst, symlinks=True)
+            else:
+                shutil.copy2(src, dst, follow_symlinks=True)
+
+
+def _run_init_scripts() -> int | None:
+    """Run each init script in name order; the status of the first that fails."""
+    directory = paths.INIT
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("."):
+            continue
+        path = f"{directory}/{name}"
+        started = time.monotonic()
+        log.debug(PHASE, f"init script {name}: starting")
+        try:
+            code = procs.run([path])
+        except OSError as e:
+            log.error(PHASE, f"{paths.ETC}/init/{name}: cannot run: {e.strerror}")
+            return procs.exec_failure_status(e)
+        log.debug(PHASE, f"init script {name}: exited {code} after {_ms(started)} ms")
+        if code != 0:
+            log.error(PHASE, f"{paths.ETC}/init/{name} exited {code}: start-up stopped")
+            return code
+    return None
+
+
+def _stop(code: int) -> NoReturn:
+    """Record a failed start-up and have s6-svscan run stage 3 at once."""
+    status.record(paths.INIT_STATUS, code)
+    try:
+        svscanctl = tools.find("s6-svscanctl")
+        os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
+    except (OSError, IgnityError) as e:
+        log.error(PHASE, f"cannot stop the container: {e}")
+    os._exit(code)
+
+
+def waiter_argv(cmd: list[str], terminal: bool) -> list[str]:
+    """The execline chain that runs the CMD, records its status, and enters stage 3.
+
+    foreground { s6-setsid CMD } importas ? ? foreground { redirfd -w 1 STATUS echo $? }
+    redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
+
+    Written as a raw argv (block words prefixed with a space, ended by an empty
+    word), so the CMD's words reach it exactly, whatever they contain. The CMD
+    runs in its own process group, made the terminal's foreground group when
+    there is a terminal (Ctrl-C reaches it alone), else in its own session.
+    """
+    foreground = tools.find("foreground")
+    echo = shutil.which("echo", path="/usr/bin:/bin") or "echo"
+    setsid = [tools.find("s6-setsid"), "-g" if terminal else "-s", "-q", "--"]
+    return [
+        foreground,
+        *(" " + word for word in setsid + cmd),
+        "",
+        tools.find("importas"),
+        "-u",
+        "?",
+        "?",
+        foreground,
+        *(" " + word for word in (tools.find("redirfd"), "-w", "1", paths.CMD_STATUS, echo, "${?}")),
+        "",
+        # Quiet: when stage 3 is already running, s6-svscan is gone and this is a no-op.
+        tools.find("redirfd"),
+        "-w",
+        "2",
+        os.devnull,
+        tools.find("s6-svscanctl"),
+        "-b",
+        paths.SCANDIR,
+    ]
+
+
+def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes]) -> NoReturn:
+    argv = waiter_argv(cmd, os.isatty(0))
+    log.debug(PHASE, f"running the CMD: {cmd}")
+    procs.reset_signals()
+    os.execve(argv[0], argv, merged)

@@ -1,0 +1,51 @@
+"""The container's exit status, recorded by whichever part learns it.
+
+Each source writes its own file once; stage 3 picks by the precedence of
+SPEC.md: a failed init script, then an explicit `ignity halt`, then the CMD.
+Raw values follow execline's `foreground`: 256+N means killed by signal N.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ignity import paths
+
+PRECEDENCE = (paths.INIT_STATUS, paths.HALT_STATUS, paths.CMD_STATUS)
+
+
+def record(path: str, value: int) -> bool:
+    """Write `value` to `path` unless it already holds one; True when written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, f"{value}\n".encode())
+    finally:
+        os.close(fd)
+    return True
+
+
+def normalise(raw: int) -> int:
+    """0..255 as given; 256+N (killed by signal N) as 128+N, like a shell."""
+    if raw >= 256:
+        return (128 + raw - 256) & 0xFF
+    return raw & 0xFF
+
+
+def read(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return normalise(int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def final() -> int | None:
+    """The recorded status that applies, or None when nothing was recorded."""
+    for path in PRECEDENCE:
+        value = read(path)
+        if value is not None:
+            return value
+    return None

@@ -1,0 +1,210 @@
+"""Boot /init as a real PID 1: a fresh PID and mount namespace, chrooted into a
+Debian rootfs (scripts/rootfs) with Ignity installed from the working tree.
+
+Per container: an overlay (rootfs + Ignity layer + a scratch upper), /proc,
+/dev, a tmpfs /tmp, the fixture's /etc/ignity bind-mounted read-only, a tmpfs
+on /run/ignity, and /out bound to a host directory the test can inspect.
+Options: a read-only root, a non-root user, no /run/ignity tmpfs, a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+BOOT = r"""
+set -e
+scratch=$1 rootfs=$2 layer=$3 etc=$4 out=$5 readonly=$6 userspec=$7 runtmpfs=$8
+shift 8
+mount -t tmpfs -o mode=0755 scratch "$scratch"
+mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
+r="$scratch/root"
+mount -t overlay overlay -o "lowerdir=$layer:$rootfs,upperdir=$scratch/upper,workdir=$scratch/work" "$r"
+mount -t proc proc "$r/proc"
+mount --rbind /dev "$r/dev"
+mount -t tmpfs -o mode=1777 tmp "$r/tmp"
+mkdir -p "$r/etc/ignity" "$r/out" "$r/run/ignity"
+mount --bind "$etc" "$r/etc/ignity"
+mount -o remount,bind,ro "$r/etc/ignity"
+mount --bind "$out" "$r/out"
+if [ "$runtmpfs" != none ]; then mount -t tmpfs -o "$runtmpfs" run-ignity "$r/run/ignity"; fi
+if [ "$readonly" = 1 ]; then mount -o remount,bind,ro "$r"; fi
+if [ -n "$userspec" ]; then exec chroot --userspec="$userspec" "$r" /init "$@"; fi
+exec chroot "$r" /init "$@"
+"""
+
+BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+
+
+def rootfs() -> Path:
+    out = subprocess.run([str(REPO / "scripts" / "rootfs")], check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def build_layer(root: Path, layer: Path) -> None:
+    """Ignity from the working tree, installed into an overlay layer over `root`.
+
+    Installed as the seed archive does: the package copied into the image's
+    site-packages, then `python3 -m ignity install` run inside the image.
+    """
+    pyver = sorted(p.name for p in (root / "usr/lib").glob("python3.*"))[-1]
+    site = layer / "usr/local/lib" / pyver / "dist-packages"
+    site.mkdir(parents=True)
+    shutil.copytree(REPO / "src" / "ignity", site / "ignity", ignore=shutil.ignore_patterns("__pycache__"))
+    work, merged = layer.parent / "layer-work", layer.parent / "layer-merged"
+    work.mkdir()
+    merged.mkdir()
+    script = (
+        f'mount -t overlay overlay -o lowerdir={root},upperdir={layer},workdir={work} {merged} && '
+        f'chroot {merged} python3 -m ignity install && chroot {merged} python3 -m compileall -q /usr/local/lib'
+    )
+    subprocess.run(["unshare", "--mount", "sh", "-c", script], check=True, env=BASE_ENV)
+
+
+class Container:
+    """One booted /init. Output (stdout and stderr together) is collected as it comes."""
+
+    def __init__(
+        self,
+        image: Image,
+        etc: Path,
+        cmd: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        *,
+        user: str = "",
+        readonly: bool = False,
+        run_tmpfs: str | None = "mode=0755",
+        tty: bool = False,
+    ) -> None:
+        self.image = image
+        self.workdir = Path(image.tmp) / f"c{id(self)}"
+        self.workdir.mkdir()
+        self.out = self.workdir / "out"
+        self.out.mkdir(mode=0o777)
+        os.chmod(self.out, 0o777)
+        scratch = self.workdir / "scratch"
+        scratch.mkdir()
+        argv = [
+            "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private",
+            "sh", "-c", BOOT, "boot",
+            str(scratch), str(image.root), str(image.layer), str(etc), str(self.out),
+            "1" if readonly else "0", user, run_tmpfs or "none",
+            *cmd,
+        ]  # fmt: skip
+        full_env = dict(BASE_ENV)
+        full_env.update(env or {})
+        self.started = time.monotonic()
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        if tty:
+            import pty
+
+            self._master, slave = pty.openpty()
+            self.proc = subprocess.Popen(
+                argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True,
+                preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0),
+            )  # fmt: skip
+            os.close(slave)
+            reader = os.fdopen(self._master, "rb", buffering=0)
+        else:
+            self._master = -1
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env
+            )
+            assert self.proc.stdout is not None
+            reader = self.proc.stdout
+        self._thread = threading.Thread(target=self._collect, args=(reader,), daemon=True)
+        self._thread.start()
+
+    def _collect(self, stream: object) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)  # type: ignore[attr-defined]
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            buf += chunk
+            *complete, buf = buf.split(b"\n")
+            with self._cond:
+                self._lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
+                self._cond.notify_all()
+        with self._cond:
+            if buf:
+                self._lines.append(buf.decode("utf-8", "replace"))
+            self._closed = True
+            self._cond.notify_all()
+
+    # -- what a user sees -------------------------------------------------
+    @property
+    def output(self) -> str:
+        with self._cond:
+            return "\n".join(self._lines)
+
+    @property
+    def lines(self) -> list[str]:
+        with self._cond:
+            return list(self._lines)
+
+    def wait_for(self, text: str, timeout: float = 20) -> float:
+        """Block until a line containing `text` is printed; seconds since start."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(text in line for line in self._lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise AssertionError(f"{text!r} never printed; output so far:\n" + "\n".join(self._lines))
+                self._cond.wait(remaining)
+        return time.monotonic() - self.started
+
+    def write(self, data: bytes) -> None:
+        os.write(self._master, data)
+
+    def wait(self, timeout: float = 30) -> int:
+        """The container's exit status (hang guard: `timeout`)."""
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"container still running after {timeout} s; output:\n{self.output}") from None
+        self._thread.join(5)
+        return code
+
+    def pid1(self) -> int:
+        """The host pid of the container's PID 1 (call once the container printed something)."""
+        pid = self.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        assert children, "container PID 1 is not running"
+        return int(children[0])
+
+    def kill(self, sig: int = signal.SIGTERM) -> float:
+        os.kill(self.pid1(), sig)
+        return time.monotonic()
+
+    def cleanup(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Image:
+    """The cached rootfs plus this session's Ignity layer."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.root = rootfs()
+        self.layer = tmp / "layer"
+        self.layer.mkdir()
+        build_layer(self.root, self.layer)
