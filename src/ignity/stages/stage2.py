@@ -99,7 +99,13 @@ def _run_init_scripts() -> int | None:
 
 
 def _stop(code: int) -> NoReturn:
-    """Record a failed start-up and have s6-svscan run stage 3 at once."""
+    """Record a failed start-up and have s6-svscan run stage 3 at once.
+
+    When stage 3 is already running (a SIGTERM during start-up), a script it
+    killed has not failed: nothing is recorded.
+    """
+    if os.path.exists(paths.STOPPING):
+        os._exit(0)
     status.record(paths.INIT_STATUS, code)
     try:
         svscanctl = tools.find("s6-svscanctl")
