@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 BOOT = r"""
 set -e
-scratch=$1 rootfs=$2 layer=$3 etc=$4 out=$5 readonly=$6 userspec=$7 runtmpfs=$8
-shift 8
+scratch=$1 rootfs=$2 layer=$3 etc=$4 out=$5 readonly=$6 userspec=$7 runtmpfs=$8 envfile=$9
+shift 9
 mount -t tmpfs -o mode=0755 scratch "$scratch"
 mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
 r="$scratch/root"
@@ -37,8 +37,19 @@ mount -o remount,bind,ro "$r/etc/ignity"
 mount --bind "$out" "$r/out"
 if [ "$runtmpfs" != none ]; then mount -t tmpfs -o "$runtmpfs" run-ignity "$r/run/ignity"; fi
 if [ "$readonly" = 1 ]; then mount -o remount,bind,ro "$r"; fi
-if [ -n "$userspec" ]; then exec chroot --userspec="$userspec" "$r" /init "$@"; fi
-exec chroot "$r" /init "$@"
+# Variables whose names no shell keeps (a '/', a leading dot) reach /init through env(1),
+# which execs /init in place: it stays PID 1.
+set -- /init "$@"
+if [ -n "$envfile" ]; then
+  n=0
+  while IFS= read -r -d '' kv; do set -- "$kv" "$@"; n=$((n + 1)); done < "$envfile" 2>/dev/null || true
+  set -- /usr/bin/env "$@"
+fi
+# On a terminal, PID 1 leads its own session with the terminal as its
+# controlling tty, as container engines do for `-t`.
+set -- chroot ${userspec:+--userspec="$userspec"} "$r" "$@"
+if [ -t 0 ]; then set -- setsid --ctty "$@"; fi
+exec "$@"
 """
 
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
@@ -83,6 +94,7 @@ class Container:
         readonly: bool = False,
         run_tmpfs: str | None = "mode=0755",
         tty: bool = False,
+        raw_env: Mapping[str, str] | None = None,
     ) -> None:
         self.image = image
         self.workdir = Path(image.tmp) / f"c{id(self)}"
@@ -92,11 +104,15 @@ class Container:
         os.chmod(self.out, 0o777)
         scratch = self.workdir / "scratch"
         scratch.mkdir()
+        envfile = ""
+        if raw_env:
+            envfile = str(self.workdir / "raw-env")
+            Path(envfile).write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in raw_env.items()))
         argv = [
             "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private",
-            "sh", "-c", BOOT, "boot",
+            "bash", "-c", BOOT, "boot",
             str(scratch), str(image.root), str(image.layer), str(etc), str(self.out),
-            "1" if readonly else "0", user, run_tmpfs or "none",
+            "1" if readonly else "0", user, run_tmpfs or "none", envfile,
             *cmd,
         ]  # fmt: skip
         full_env = dict(BASE_ENV)
@@ -110,9 +126,8 @@ class Container:
 
             self._master, slave = pty.openpty()
             self.proc = subprocess.Popen(
-                argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True,
-                preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0),
-            )  # fmt: skip
+                argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True
+            )
             os.close(slave)
             reader = os.fdopen(self._master, "rb", buffering=0)
         else:

@@ -32,7 +32,6 @@ PROGRAMS = {
     "s6-svc": "s6",
     "s6-svstat": "s6",
     "s6-envdir": "s6",
-    "s6-setsid": "s6",
     "s6-ftrig-listen": "s6",
     "execlineb": "execline",
     "foreground": "execline",

@@ -31,8 +31,10 @@ names = st.builds(
 )
 # Any byte but newline and NUL; not starting with a blank (leading blanks after
 # `=` are dropped by the format, so they cannot round-trip).
-values = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"").replace(b"\0", b"")).filter(
-    lambda b: not b.startswith((b" ", b"\t"))
+values = (
+    st.binary(max_size=40)
+    .map(lambda b: b.replace(b"\n", b"").replace(b"\0", b""))
+    .filter(lambda b: not b.startswith((b" ", b"\t")))
 )
 blanks = st.text(alphabet=" \t", max_size=3).map(str.encode)
 
@@ -312,7 +314,10 @@ def test_merge_stops_at_a_bad_file(tmp_path: Path) -> None:
         envfile.merge([a, bad], {})
 
 
-@given(st.lists(st.dictionaries(names, values, max_size=5), max_size=5), st.dictionaries(names, values, max_size=5))
+@given(
+    st.lists(st.dictionaries(names, values, max_size=5), max_size=5),
+    st.dictionaries(names, values, max_size=5),
+)
 def test_merge_is_ordered_update(
     tmp_path_factory: pytest.TempPathFactory,
     files: list[dict[bytes, bytes]],

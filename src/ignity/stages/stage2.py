@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from typing import NoReturn
 
@@ -115,44 +116,52 @@ def _stop(code: int) -> NoReturn:
     os._exit(code)
 
 
-def waiter_argv(cmd: list[str], terminal: bool) -> list[str]:
-    """The execline chain that runs the CMD, records its status, and enters stage 3.
+# The waiter ignores, by blocking them, the signals a terminal or stage 3 sends to
+# the CMD's process group, which it shares: it must live to record the status.
+# Blocked signals are not ignored ones: `foreground` starts the CMD with a clean mask.
+WAITER_BLOCKED = {
+    signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGHUP, signal.SIGTERM,
+}  # fmt: skip
 
-    foreground { s6-setsid CMD } importas ? ? foreground { redirfd -w 1 STATUS echo $? }
+
+def waiter_argv(cmd: list[str]) -> list[str]:
+    """The execline chain that runs the CMD, records its exact status, and enters stage 3.
+
+    foreground { CMD } importas -u ? ? foreground { redirfd -w 1 STATUS echo $? }
     redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
 
     Written as a raw argv (block words prefixed with a space, ended by an empty
-    word), so the CMD's words reach it exactly, whatever they contain. The CMD
-    runs in its own process group, made the terminal's foreground group when
-    there is a terminal (Ctrl-C reaches it alone), else in its own session.
+    word), so the CMD's words reach it exactly, whatever they contain. It is
+    what stays of stage 2 while the CMD runs: a few KiB of execline.
     """
     foreground = tools.find("foreground")
+    redirfd = tools.find("redirfd")
     echo = shutil.which("echo", path="/usr/bin:/bin") or "echo"
-    setsid = [tools.find("s6-setsid"), "-g" if terminal else "-s", "-q", "--"]
     return [
-        foreground,
-        *(" " + word for word in setsid + cmd),
-        "",
-        tools.find("importas"),
-        "-u",
-        "?",
-        "?",
-        foreground,
-        *(" " + word for word in (tools.find("redirfd"), "-w", "1", paths.CMD_STATUS, echo, "${?}")),
-        "",
+        foreground, *(" " + word for word in cmd), "",
+        tools.find("importas"), "-u", "?", "?",
+        foreground, f" {redirfd}", " -w", " 1", f" {paths.CMD_STATUS}", f" {echo}", " ${?}", "",
         # Quiet: when stage 3 is already running, s6-svscan is gone and this is a no-op.
-        tools.find("redirfd"),
-        "-w",
-        "2",
-        os.devnull,
-        tools.find("s6-svscanctl"),
-        "-b",
-        paths.SCANDIR,
-    ]
+        redirfd, "-w", "2", os.devnull,
+        tools.find("s6-svscanctl"), "-b", paths.SCANDIR,
+    ]  # fmt: skip
 
 
 def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes]) -> NoReturn:
-    argv = waiter_argv(cmd, os.isatty(0))
+    """Become the waiter, in a process group of its own that the CMD joins.
+
+    With a terminal, that group becomes the terminal's foreground group (Ctrl-C
+    reaches the CMD, a shell gets job control); without one, it is a new session.
+    """
+    argv = waiter_argv(cmd)
     log.debug(PHASE, f"running the CMD: {cmd}")
     procs.reset_signals()
+    if os.isatty(0):
+        os.setpgid(0, 0)
+        # With SIGTTOU blocked, a background group may take the terminal.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+        os.tcsetpgrp(0, os.getpgrp())
+    else:
+        os.setsid()
+    signal.pthread_sigmask(signal.SIG_SETMASK, WAITER_BLOCKED)
     os.execve(argv[0], argv, merged)

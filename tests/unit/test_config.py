@@ -1,0 +1,375 @@
+"""config (SPEC.md "Variables"), plus the small parsers status.normalise and with-retries."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+from ignity import config, status  # noqa: E402
+from ignity.errors import IgnityError  # noqa: E402
+from ignity.helpers import with_retries  # noqa: E402
+
+MS_MAX = 2**31 - 1
+
+# The defaults of SPEC.md "Variables" (IGNITY_VERBOSITY is Ignity's own, default 1).
+SPEC_DEFAULTS = {
+    "IGNITY_CMD_WAIT_FOR_SERVICES": 0,
+    "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": 5000,
+    "IGNITY_KILL_FINALIZE_MAXTIME": 5000,
+    "IGNITY_SERVICES_GRACETIME": 5000,
+    "IGNITY_KILL_GRACETIME": 3000,
+    "IGNITY_SKIP_PERMS": 0,
+    "IGNITY_SYNC_DISKS": 0,
+    "IGNITY_VERBOSITY": 1,
+}
+MS_VARS = [
+    "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME",
+    "IGNITY_KILL_FINALIZE_MAXTIME",
+    "IGNITY_SERVICES_GRACETIME",
+    "IGNITY_KILL_GRACETIME",
+]
+BOOL_VARS = ["IGNITY_CMD_WAIT_FOR_SERVICES", "IGNITY_SKIP_PERMS", "IGNITY_SYNC_DISKS"]
+ALL_VARS = [*BOOL_VARS, *MS_VARS, "IGNITY_VERBOSITY"]
+
+
+def attr(name: str) -> str:
+    return name[len("IGNITY_") :].lower()
+
+
+def error_for(name: str, raw: str) -> str:
+    with pytest.raises(IgnityError) as info:
+        config.from_env({name: raw})
+    return str(info.value)
+
+
+# --- from_env -----------------------------------------------------------------
+
+
+def test_known_variables_are_exactly_the_spec_ones() -> None:
+    assert {name: default for name, (default, _) in config.KNOWN.items()} == SPEC_DEFAULTS
+    assert sorted(attr(n) for n in SPEC_DEFAULTS) == sorted(f.name for f in fields(config.Config))
+
+
+def test_defaults_when_unset() -> None:
+    settings_ = config.from_env({})
+    for name, default in SPEC_DEFAULTS.items():
+        assert getattr(settings_, attr(name)) == default, name
+    assert settings_ == config.Config()
+
+
+def test_unknown_and_unrelated_variables_are_ignored() -> None:
+    env = {
+        "IGNITY_UNKNOWN": "garbage",
+        "PATH": "/bin",
+        "KILL_GRACETIME": "x",
+        "ignity_kill_gracetime": "7",
+    }
+    assert config.from_env(env) == config.Config()
+
+
+@pytest.mark.parametrize("name", MS_VARS)
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("0", 0), ("1", 1), ("250", 250), ("007", 7), (str(MS_MAX), MS_MAX)]
+)
+def test_valid_milliseconds(name: str, raw: str, expected: int) -> None:
+    got = config.from_env({name: raw})
+    assert getattr(got, attr(name)) == expected
+    # Nothing else changes.
+    others = {f.name: getattr(got, f.name) for f in fields(got) if f.name != attr(name)}
+    assert others == {
+        f.name: getattr(config.Config(), f.name) for f in fields(got) if f.name != attr(name)
+    }
+
+
+@pytest.mark.parametrize("name", ALL_VARS)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "abc",
+        "five",
+        "5s",
+        "5 ms",
+        "1.5",
+        "1.0",
+        ".5",
+        "-1",
+        "-0",
+        "+5",
+        "1e3",
+        "0x10",
+        "1_000",
+        "1,000",
+        "\u0661",  # ARABIC-INDIC DIGIT ONE: isdigit() but not ASCII
+        "½",
+        "²",
+        "true",
+        "on",
+        "\u0000",
+    ],
+)
+def test_invalid_value_names_variable_and_value(name: str, raw: str) -> None:
+    message = error_for(name, raw)
+    assert name in message
+    assert repr(raw) in message
+
+
+@pytest.mark.parametrize("name", MS_VARS)
+@pytest.mark.parametrize("raw", [str(MS_MAX + 1), str(2**32), "99999999999999999999999"])
+def test_too_large_milliseconds(name: str, raw: str) -> None:
+    message = error_for(name, raw)
+    assert name in message
+    assert raw in message
+
+
+@pytest.mark.parametrize("name", BOOL_VARS)
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("1", 1)])
+def test_booleans_accept_0_and_1(name: str, raw: str, expected: int) -> None:
+    assert getattr(config.from_env({name: raw}), attr(name)) == expected
+
+
+@pytest.mark.parametrize("name", BOOL_VARS)
+@pytest.mark.parametrize(
+    "raw", ["2", "10", "11", "01x", "yes", "no", "true", "false", "-1", "99999999999"]
+)
+def test_booleans_reject_anything_else(name: str, raw: str) -> None:
+    message = error_for(name, raw)
+    assert name in message
+    assert repr(raw) in message
+    assert "0 or 1" in message
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("1", 1), ("2", 2)])
+def test_verbosity_levels(raw: str, expected: int) -> None:
+    assert config.from_env({"IGNITY_VERBOSITY": raw}).verbosity == expected
+
+
+@pytest.mark.parametrize("raw", ["3", "9", "100", "-1", "debug"])
+def test_verbosity_out_of_range(raw: str) -> None:
+    message = error_for("IGNITY_VERBOSITY", raw)
+    assert "IGNITY_VERBOSITY" in message
+    assert repr(raw) in message
+
+
+def test_first_bad_variable_is_the_one_reported() -> None:
+    env = {"IGNITY_KILL_GRACETIME": "3000", "IGNITY_SERVICES_GRACETIME": "soon"}
+    with pytest.raises(IgnityError) as info:
+        config.from_env(env)
+    message = str(info.value)
+    assert "IGNITY_SERVICES_GRACETIME" in message
+    assert "'soon'" in message
+    assert "IGNITY_KILL_GRACETIME" not in message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="BUG: int() refuses strings of more than 4300 digits (Python >= 3.11 default), "
+    "so a very long digit string raises ValueError, not IgnityError",
+)
+@pytest.mark.parametrize("raw", ["1" * 5000, "0" * 5000])
+def test_huge_digit_string_is_an_ignity_error(raw: str) -> None:
+    message = error_for("IGNITY_KILL_GRACETIME", raw)
+    assert "IGNITY_KILL_GRACETIME" in message
+
+
+@given(st.sampled_from(MS_VARS), st.integers(min_value=0, max_value=MS_MAX))
+def test_any_valid_millisecond_value_is_read(name: str, value: int) -> None:
+    assert getattr(config.from_env({name: str(value)}), attr(name)) == value
+
+
+@given(st.sampled_from(MS_VARS), st.integers(min_value=MS_MAX + 1, max_value=10**30))
+def test_any_too_large_millisecond_value_is_rejected(name: str, value: int) -> None:
+    message = error_for(name, str(value))
+    assert name in message
+    assert str(value) in message
+
+
+@given(st.sampled_from(ALL_VARS), st.text(max_size=30))
+def test_arbitrary_text_is_a_value_or_an_ignity_error(name: str, raw: str) -> None:
+    kind = config.KNOWN[name][1]
+    upper = {"ms": MS_MAX, "bool": 1, "level": 2}[kind]
+    text = raw.strip()
+    try:
+        got = getattr(config.from_env({name: raw}), attr(name))
+    except IgnityError as e:
+        assert name in str(e)
+        assert repr(raw) in str(e)
+        assert not (text.isascii() and text.isdigit() and int(text) <= upper)
+        return
+    if raw == "":
+        assert got == config.KNOWN[name][0]
+    else:
+        assert text.isascii() and text.isdigit()
+        assert got == int(text)
+        assert 0 <= got <= upper
+
+
+# --- dump / load --------------------------------------------------------------
+
+
+def test_dump_format() -> None:
+    assert config.Config().dump() == (
+        "IGNITY_CMD_WAIT_FOR_SERVICES=0\n"
+        "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME=5000\n"
+        "IGNITY_KILL_FINALIZE_MAXTIME=5000\n"
+        "IGNITY_SERVICES_GRACETIME=5000\n"
+        "IGNITY_KILL_GRACETIME=3000\n"
+        "IGNITY_SKIP_PERMS=0\n"
+        "IGNITY_SYNC_DISKS=0\n"
+        "IGNITY_VERBOSITY=1\n"
+    )
+
+
+def test_dump_then_load(tmp_path: Path) -> None:
+    original = config.Config(
+        cmd_wait_for_services=1,
+        cmd_wait_for_services_maxtime=0,
+        kill_finalize_maxtime=MS_MAX,
+        services_gracetime=1,
+        kill_gracetime=12345,
+        skip_perms=1,
+        sync_disks=1,
+        verbosity=2,
+    )
+    path = tmp_path / "config"
+    path.write_text(original.dump(), encoding="utf-8")
+    assert config.load(str(path)) == original
+
+
+def test_load_missing_file_gives_defaults(tmp_path: Path) -> None:
+    assert config.load(str(tmp_path / "missing")) == config.Config()
+
+
+def test_load_reports_a_bad_value(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text("IGNITY_KILL_GRACETIME=oops\n", encoding="utf-8")
+    with pytest.raises(IgnityError, match="IGNITY_KILL_GRACETIME='oops'"):
+        config.load(str(path))
+
+
+configs = st.builds(
+    config.Config,
+    cmd_wait_for_services=st.integers(0, 1),
+    cmd_wait_for_services_maxtime=st.integers(0, MS_MAX),
+    kill_finalize_maxtime=st.integers(0, MS_MAX),
+    services_gracetime=st.integers(0, MS_MAX),
+    kill_gracetime=st.integers(0, MS_MAX),
+    skip_perms=st.integers(0, 1),
+    sync_disks=st.integers(0, 1),
+    verbosity=st.integers(0, 2),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(configs)
+def test_any_config_survives_dump_then_load(tmp_path: Path, original: config.Config) -> None:
+    path = tmp_path / "config"
+    path.write_text(original.dump(), encoding="utf-8")
+    assert config.load(str(path)) == original
+
+
+# --- status.normalise ---------------------------------------------------------
+
+
+def test_normalise_table() -> None:
+    expected = {}
+    for raw in range(256):
+        expected[raw] = raw  # an exit status, as given
+    for n in range(256):
+        # Killed by signal n: 128+n like a shell. Real signal numbers stop at 64;
+        # past n=127 the result must still be a byte, so it wraps.
+        expected[256 + n] = (128 + n) % 256
+    actual = {raw: status.normalise(raw) for raw in range(512)}
+    assert actual == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        *[(0, 0), (1, 1), (2, 2), (127, 127), (128, 128), (137, 137), (255, 255)],
+        *[(256, 128), (257, 129), (256 + 2, 130), (256 + 9, 137), (256 + 15, 143)],
+        *[(256 + 64, 192), (256 + 127, 255)],
+    ],
+)
+def test_normalise_examples(raw: int, expected: int) -> None:
+    assert status.normalise(raw) == expected
+
+
+def test_read_normalises_and_ignores_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "status"
+    assert status.read(str(path)) is None
+    path.write_text("265\n")
+    assert status.read(str(path)) == 137
+    path.write_text("3")
+    assert status.read(str(path)) == 3
+    path.write_text("")
+    assert status.read(str(path)) is None
+    path.write_text("nope\n")
+    assert status.read(str(path)) is None
+
+
+def test_record_writes_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "status")
+    assert status.record(path, 3) is True
+    assert status.record(path, 4) is False
+    assert Path(path).read_text() == "3\n"
+    assert status.read(path) == 3
+
+
+# --- with_retries.parse -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["prog"], (3, 500, ["prog"])),
+        (["prog", "-n", "5"], (3, 500, ["prog", "-n", "5"])),
+        (["-n", "5", "prog"], (5, 500, ["prog"])),
+        (["-t", "100", "prog", "a"], (3, 100, ["prog", "a"])),
+        (["-n", "0", "-t", "0", "prog"], (0, 0, ["prog"])),
+        (["-t", "7", "-n", "2", "prog"], (2, 7, ["prog"])),
+        (["-n", "1", "-n", "4", "prog"], (4, 500, ["prog"])),
+        (["--", "prog"], (3, 500, ["prog"])),
+        (["--", "-n", "5"], (3, 500, ["-n", "5"])),
+        (["-n", "2", "--", "-prog", "--"], (2, 500, ["-prog", "--"])),
+        (["-", "x"], (3, 500, ["-", "x"])),
+        (["-n", "007", "prog"], (7, 500, ["prog"])),
+    ],
+)
+def test_with_retries_parse(argv: list[str], expected: tuple[int, int, list[str]]) -> None:
+    assert with_retries.parse(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--"],
+        ["-n", "3"],
+        ["-t", "10"],
+        ["-n", "3", "--"],
+        ["-n"],
+        ["-t"],
+        ["-n", "x", "prog"],
+        ["-n", "-1", "prog"],
+        ["-n", "1.5", "prog"],
+        ["-t", "", "prog"],
+        ["-t", "ms", "prog"],
+        ["-n5", "prog"],
+        ["-x", "prog"],
+        ["-nt", "1", "prog"],
+        ["--n", "1", "prog"],
+    ],
+)
+def test_with_retries_parse_rejects(argv: list[str]) -> None:
+    with pytest.raises(ValueError, match="usage: with-retries"):
+        with_retries.parse(argv)
