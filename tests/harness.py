@@ -74,10 +74,12 @@ def build_layer(root: Path, layer: Path) -> None:
     work.mkdir()
     merged.mkdir()
     script = (
-        f'mount -t overlay overlay -o lowerdir={root},upperdir={layer},workdir={work} {merged} && '
-        f'chroot {merged} python3 -m ignity install && chroot {merged} python3 -m compileall -q /usr/local/lib'
+        f"mount -t overlay overlay -o lowerdir={root},upperdir={layer},workdir={work} {merged} && "
+        f"chroot {merged} python3 -m ignity install && chroot {merged} python3 -m compileall -q /usr/local/lib"
     )
-    subprocess.run(["unshare", "--mount", "sh", "-c", script], check=True, env=BASE_ENV)
+    done = subprocess.run(["unshare", "--mount", "sh", "-c", script], env=BASE_ENV, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"installing Ignity into the test image failed:\n{done.stdout}{done.stderr}")
 
 
 class Container:
@@ -95,6 +97,8 @@ class Container:
         run_tmpfs: str | None = "mode=0755",
         tty: bool = False,
         raw_env: Mapping[str, str] | None = None,
+        files: Mapping[str, Path] | None = None,
+        echo: bool = False,
     ) -> None:
         self.image = image
         self.workdir = Path(image.tmp) / f"c{id(self)}"
@@ -102,6 +106,9 @@ class Container:
         self.out = self.workdir / "out"
         self.out.mkdir(mode=0o777)
         os.chmod(self.out, 0o777)
+        for name, source in (files or {}).items():  # visible in the container as /out/NAME
+            shutil.copy2(source, self.out / name)
+        self.echo = echo
         scratch = self.workdir / "scratch"
         scratch.mkdir()
         envfile = ""
@@ -151,6 +158,8 @@ class Container:
                 break
             buf += chunk
             *complete, buf = buf.split(b"\n")
+            if self.echo and complete:
+                os.write(1, b"".join(line.rstrip(b"\r") + b"\n" for line in complete))
             with self._cond:
                 self._lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
                 self._cond.notify_all()

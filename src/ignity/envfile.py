@@ -30,7 +30,7 @@ def parse(data: bytes, source: str) -> dict[bytes, bytes]:
             continue
         if b"\0" in line:
             raise IgnityError(f"{source}:{number}: NUL byte in line")
-        name, sep, value = stripped.partition(b"=")
+        name, sep, _ = stripped.partition(b"=")
         if not sep:
             raise IgnityError(f"{source}:{number}: expected NAME=VALUE, got {_show(stripped)}")
         name = name.rstrip(_BLANK)

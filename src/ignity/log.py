@@ -46,4 +46,3 @@ def debug(phase: str, message: str) -> None:
 def die(phase: str, message: str, status: int = 1) -> NoReturn:
     error(phase, message)
     sys.exit(status)
-

@@ -50,9 +50,7 @@ def discover(directory: str = paths.SERVICES) -> list[Service]:
             raise IgnityError(f"{paths.ETC}/services/{name}: not a directory, expected a service directory")
         if not os.path.isfile(f"{path}/run"):
             raise IgnityError(f"{paths.ETC}/services/{name}: no run file (a service directory needs an executable run)")
-        found.append(
-            Service(name, path, os.path.exists(f"{path}/down"), os.path.exists(f"{path}/notification-fd"))
-        )
+        found.append(Service(name, path, os.path.exists(f"{path}/down"), os.path.exists(f"{path}/notification-fd")))
     return found
 
 

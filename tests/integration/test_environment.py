@@ -14,7 +14,7 @@ DUMP = (
 
 
 def _env_of(lines: list[str], marker: str = "ENV ") -> dict[str, str]:
-    return json.loads(next(line for line in lines if line.startswith(marker))[len(marker):])
+    return json.loads(next(line for line in lines if line.startswith(marker))[len(marker) :])
 
 
 def test_with_env_passes_every_value_exactly(boot, tree: Tree):

@@ -62,7 +62,7 @@ def test_cmd_exit_statuses(boot, tree: Tree):
 
 
 def test_cmd_arguments_reach_the_cmd_exactly(boot, tree: Tree):
-    words = ["", " lead", "tail ", "a b", "{", "}", "$HOME", "${?}", "\"q\"", "new\nline", "-g", "--"]
+    words = ["", " lead", "tail ", "a b", "{", "}", "$HOME", "${?}", '"q"', "new\nline", "-g", "--"]
     c = boot("python3", "-c", "import sys, json; print('ARGS', json.dumps(sys.argv[1:]))", *words)
     assert c.wait() == 0
     import json

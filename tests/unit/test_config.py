@@ -77,17 +77,13 @@ def test_unknown_and_unrelated_variables_are_ignored() -> None:
 
 
 @pytest.mark.parametrize("name", MS_VARS)
-@pytest.mark.parametrize(
-    ("raw", "expected"), [("0", 0), ("1", 1), ("250", 250), ("007", 7), (str(MS_MAX), MS_MAX)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("1", 1), ("250", 250), ("007", 7), (str(MS_MAX), MS_MAX)])
 def test_valid_milliseconds(name: str, raw: str, expected: int) -> None:
     got = config.from_env({name: raw})
     assert getattr(got, attr(name)) == expected
     # Nothing else changes.
     others = {f.name: getattr(got, f.name) for f in fields(got) if f.name != attr(name)}
-    assert others == {
-        f.name: getattr(config.Config(), f.name) for f in fields(got) if f.name != attr(name)
-    }
+    assert others == {f.name: getattr(config.Config(), f.name) for f in fields(got) if f.name != attr(name)}
 
 
 @pytest.mark.parametrize("name", ALL_VARS)
@@ -137,9 +133,7 @@ def test_booleans_accept_0_and_1(name: str, raw: str, expected: int) -> None:
 
 
 @pytest.mark.parametrize("name", BOOL_VARS)
-@pytest.mark.parametrize(
-    "raw", ["2", "10", "11", "01x", "yes", "no", "true", "false", "-1", "99999999999"]
-)
+@pytest.mark.parametrize("raw", ["2", "10", "11", "01x", "yes", "no", "true", "false", "-1", "99999999999"])
 def test_booleans_reject_anything_else(name: str, raw: str) -> None:
     message = error_for(name, raw)
     assert name in message
@@ -269,7 +263,7 @@ configs = st.builds(
 )
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(configs)
 def test_any_config_survives_dump_then_load(tmp_path: Path, original: config.Config) -> None:
     path = tmp_path / "config"

@@ -203,9 +203,7 @@ def test_storable(name: bytes, expected: bool) -> None:
 def test_name_longer_than_name_max_is_skipped(tmp_path: Path) -> None:
     directory, empty_dir = dirs(tmp_path)
     long_name = b"A" * 300
-    assert envdir.write({long_name: b"v", b"OK": b"1"}, str(directory), str(empty_dir)) == [
-        long_name
-    ]
+    assert envdir.write({long_name: b"v", b"OK": b"1"}, str(directory), str(empty_dir)) == [long_name]
     assert read_back(directory, empty_dir) == {b"OK": b"1"}
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -314,6 +314,7 @@ def test_merge_stops_at_a_bad_file(tmp_path: Path) -> None:
         envfile.merge([a, bad], {})
 
 
+@settings(deadline=None)  # touches the filesystem: no timing assumption
 @given(
     st.lists(st.dictionaries(names, values, max_size=5), max_size=5),
     st.dictionaries(names, values, max_size=5),

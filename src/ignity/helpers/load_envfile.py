@@ -22,6 +22,6 @@ def main() -> NoReturn:
     env.update(extra)
     procs.reset_signals()
     try:
-        os.execvpe(argv[0], argv, env)  # type: ignore[arg-type]
+        os.execvpe(argv[0], argv, env)
     except OSError as e:
         log.die("load-envfile", f"cannot run {argv[0]}: {e.strerror}", procs.exec_failure_status(e))

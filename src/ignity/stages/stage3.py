@@ -118,8 +118,11 @@ class Finalizer:
                 log.info(PHASE, f"{paths.ETC}/finalize/{self.name} exited {code}")
             self.pid = None
         elif self.pid is not None and self.deadline is not None and now >= self.deadline:
-            log.error(PHASE, f"{paths.ETC}/finalize/{self.name}: still running after "
-                      f"IGNITY_KILL_FINALIZE_MAXTIME={round(self.maxtime * 1000)} ms, killed")
+            log.error(
+                PHASE,
+                f"{paths.ETC}/finalize/{self.name}: still running after "
+                f"IGNITY_KILL_FINALIZE_MAXTIME={round(self.maxtime * 1000)} ms, killed",
+            )
             _signal(self.pid, signal.SIGKILL)
             self.deadline = None  # its death arrives as an event
             return

@@ -1,0 +1,13 @@
+#!/bin/sh
+# The demo's CMD: runs once every service is ready, shows their state, exits 3.
+echo "CMD: started; the services as s6 sees them:"
+for s in /run/ignity/services-state/*; do
+  printf '  %-6s %s\n' "$(basename "$s")" "$(s6-svstat "$s")"
+done
+echo "CMD: what stays resident (no Python):"
+for p in /proc/[0-9]*; do
+  [ "$p" = /proc/$$ ] && continue
+  printf '  pid %-4s %s\n' "${p#/proc/}" "$(cat "$p/comm" 2>/dev/null)"
+done
+echo "CMD: exiting with status 3; the container exits with it"
+exit 3
