@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import Container, Image  # noqa: E402
+from tests.harness import Container, Image
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
@@ -16,7 +16,10 @@ DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ignity-demo-") as tmp:
         image = Image(Path(tmp))
-        print(f"\n$ /init /out/cmd.sh    # as PID 1, with {DEMO.relative_to(Path.cwd())}/etc-ignity as /etc/ignity\n", flush=True)
+        print(
+            f"\n$ /init /out/cmd.sh    # as PID 1, with {DEMO.relative_to(Path.cwd())}/etc-ignity as /etc/ignity\n",
+            flush=True,
+        )
         c = Container(image, DEMO / "etc-ignity", ["/out/cmd.sh"], files={"cmd.sh": DEMO / "cmd.sh"}, echo=True)
         try:
             code = c.wait(timeout=60)

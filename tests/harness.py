@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 BOOT = r"""
 set -e
-scratch=$1 rootfs=$2 layer=$3 etc=$4 out=$5 readonly=$6 userspec=$7 runtmpfs=$8 envfile=$9
-shift 9
+scratch=$1 rootfs=$2 layer=$3 etc=$4 out=$5 readonly=$6 userspec=$7 runtmpfs=$8 envfile=$9 init=${10}
+shift 10
 mount -t tmpfs -o mode=0755 scratch "$scratch"
 mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
 r="$scratch/root"
@@ -39,7 +39,7 @@ if [ "$runtmpfs" != none ]; then mount -t tmpfs -o "$runtmpfs" run-ignity "$r/ru
 if [ "$readonly" = 1 ]; then mount -o remount,bind,ro "$r"; fi
 # Variables whose names no shell keeps (a '/', a leading dot) reach /init through env(1),
 # which execs /init in place: it stays PID 1.
-set -- /init "$@"
+set -- "$init" "$@"
 if [ -n "$envfile" ]; then
   n=0
   while IFS= read -r -d '' kv; do set -- "$kv" "$@"; n=$((n + 1)); done < "$envfile" 2>/dev/null || true
@@ -99,6 +99,7 @@ class Container:
         raw_env: Mapping[str, str] | None = None,
         files: Mapping[str, Path] | None = None,
         echo: bool = False,
+        init: str = "/init",
     ) -> None:
         self.image = image
         self.workdir = Path(image.tmp) / f"c{id(self)}"
@@ -107,7 +108,10 @@ class Container:
         self.out.mkdir(mode=0o777)
         os.chmod(self.out, 0o777)
         for name, source in (files or {}).items():  # visible in the container as /out/NAME
-            shutil.copy2(source, self.out / name)
+            if source.is_dir():
+                shutil.copytree(source, self.out / name, symlinks=True)
+            else:
+                shutil.copy2(source, self.out / name)
         self.echo = echo
         scratch = self.workdir / "scratch"
         scratch.mkdir()
@@ -119,7 +123,7 @@ class Container:
             "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private",
             "bash", "-c", BOOT, "boot",
             str(scratch), str(image.root), str(image.layer), str(etc), str(self.out),
-            "1" if readonly else "0", user, run_tmpfs or "none", envfile,
+            "1" if readonly else "0", user, run_tmpfs or "none", envfile, init,
             *cmd,
         ]  # fmt: skip
         full_env = dict(BASE_ENV)
@@ -190,6 +194,20 @@ class Container:
                     raise AssertionError(f"{text!r} never printed; output so far:\n" + "\n".join(self._lines))
                 self._cond.wait(remaining)
         return time.monotonic() - self.started
+
+    def wait_for_count(self, text: str, count: int, timeout: float = 20) -> float:
+        """Block until `count` lines containing `text` are printed; seconds since start."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while sum(text in line for line in self._lines) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise AssertionError(f"{count} x {text!r} never printed; output so far:\n" + self.output_unlocked())
+                self._cond.wait(remaining)
+        return time.monotonic() - self.started
+
+    def output_unlocked(self) -> str:
+        return "\n".join(self._lines[-50:])
 
     def write(self, data: bytes) -> None:
         os.write(self._master, data)

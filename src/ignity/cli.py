@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn
 
 from ignity import __version__, log, paths, status, tools
 from ignity.errors import IgnityError
+
+TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def halt(code: int) -> int:

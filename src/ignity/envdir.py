@@ -13,14 +13,23 @@ from collections.abc import Mapping
 
 from ignity import paths
 
+# The longest file name Linux file systems take.
+NAME_MAX = 255
+
 
 def storable(name: bytes) -> bool:
     """Whether `name` can be a file in the envdir without escaping it.
 
     s6-envdir skips dot-files and names with `=`; a `/` would leave the
-    directory. Such variables cannot reach with-env and are reported instead.
+    directory; a file name has at most NAME_MAX bytes. Such variables cannot reach with-env and are reported instead.
     """
-    return bool(name) and b"/" not in name and b"=" not in name and b"\0" not in name and not name.startswith(b".")
+    return (
+        0 < len(name) <= NAME_MAX
+        and b"/" not in name
+        and b"=" not in name
+        and b"\0" not in name
+        and not name.startswith(b".")
+    )
 
 
 def write(env: Mapping[bytes, bytes], directory: str = paths.ENVS, empty_dir: str = paths.ENVS_EMPTY) -> list[bytes]:

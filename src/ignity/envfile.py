@@ -7,12 +7,14 @@ required to be UTF-8, and a value must reach the program exactly as written.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 
 from ignity.errors import IgnityError
 
-_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_REST = _FIRST | frozenset(b"0123456789")
+# The kernel's limit on one NAME=VALUE string passed to exec (MAX_ARG_STRLEN).
+MAX_VARIABLE = 131072
 _BLANK = b" \t"
 
 
@@ -21,23 +23,40 @@ def parse(data: bytes, source: str) -> dict[bytes, bytes]:
 
     Blank lines and lines whose first non-blank character is `#` are skipped;
     spaces and tabs around NAME and around `=` are dropped; VALUE is the rest
-    of the line, literally (a CR before the newline is part of it).
+    of the line, literally. A line ending in CR (a file with Windows line
+    endings) is an error rather than a value with a hidden CR in it.
     """
     result: dict[bytes, bytes] = {}
     for number, line in enumerate(data.split(b"\n"), start=1):
         stripped = line.strip(_BLANK)
         if not stripped or stripped.startswith(b"#"):
             continue
+        if line.endswith(b"\r"):
+            raise IgnityError(
+                f"{source}:{number}: line ends with a carriage return (Windows line endings): "
+                "convert the file with dos2unix or sed -i 's/\\r$//'"
+            )
         if b"\0" in line:
             raise IgnityError(f"{source}:{number}: NUL byte in line")
         name, sep, _ = stripped.partition(b"=")
         if not sep:
             raise IgnityError(f"{source}:{number}: expected NAME=VALUE, got {_show(stripped)}")
         name = name.rstrip(_BLANK)
-        if not _NAME.match(name):
+        if not valid_name(name):
             raise IgnityError(f"{source}:{number}: invalid variable name {_show(name)}")
-        result[name] = line.partition(b"=")[2].lstrip(_BLANK)
+        value = line.partition(b"=")[2].lstrip(_BLANK)
+        if len(name) + len(value) + 2 > MAX_VARIABLE:
+            raise IgnityError(
+                f"{source}:{number}: {name.decode()} is {len(value)} bytes long; "
+                f"a variable can hold at most {MAX_VARIABLE - len(name) - 2} (the kernel's limit)"
+            )
+        result[name] = value
     return result
+
+
+def valid_name(name: bytes) -> bool:
+    """[A-Za-z_][A-Za-z0-9_]*, checked without `re` (a boot-time import saved)."""
+    return bool(name) and name[0] in _FIRST and all(c in _REST for c in name)
 
 
 def _show(raw: bytes) -> str:

@@ -25,7 +25,6 @@ STAGE2_PID = f"{STATE}/stage2.pid"
 STOPPING = f"{STATE}/stopping"
 INIT_STATUS = f"{STATE}/init-status"
 HALT_STATUS = f"{STATE}/halt-status"
-CMD_STATUS = f"{STATE}/cmd-status"
 
 # The directories copied from ETC to RUN at start-up, in this order.
 COPIED = ("init", "finalize", "services")

@@ -12,10 +12,13 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
-from typing import Union
 
 _RESET = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
-Env = Union[Mapping[bytes, bytes], Mapping[str, str]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
+
+    Env = Union[Mapping[bytes, bytes], Mapping[str, str]]
 
 
 def reset_signals() -> None:

@@ -7,7 +7,7 @@ never sees the previous run's state.
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 import sys
 
 from ignity import paths, tools
@@ -53,6 +53,8 @@ def recreate(config: Config) -> None:
         os.makedirs(paths.RUN, exist_ok=True)
         for entry in os.scandir(paths.RUN):
             if entry.is_dir(follow_symlinks=False):
+                import shutil  # only when a previous run left something
+
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
@@ -69,3 +71,27 @@ def recreate(config: Config) -> None:
     for sig in STOP_SIGNALS:
         write_file(f"{paths.SVSCAN_CTL}/{sig}", stop, 0o755)
     write_file(paths.CONFIG, config.dump(), 0o600)
+
+
+def copy(src: str, dst: str, follow: bool = True) -> None:
+    """Copy a file or a directory tree with modes; links inside trees stay links.
+
+    A small replacement for shutil.copytree, whose import (bz2, lzma, fnmatch)
+    would cost every boot more than the copy itself.
+    """
+    st = os.stat(src) if follow else os.lstat(src)
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISDIR(st.st_mode):
+        os.mkdir(dst, 0o700)
+        for name in os.listdir(src):
+            copy(f"{src}/{name}", f"{dst}/{name}", follow=False)
+        os.chmod(dst, mode)
+    elif stat.S_ISREG(st.st_mode):
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            while chunk := fin.read(1 << 20):
+                fout.write(chunk)
+        os.chmod(dst, mode)
+    elif stat.S_ISFIFO(st.st_mode):
+        os.mkfifo(dst, mode)

@@ -8,7 +8,6 @@ up/ready events.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ignity import log, paths, procs, tools
 from ignity.errors import IgnityError
@@ -19,12 +18,16 @@ PHASE = "services"
 LISTEN_TIMEOUT = 1
 
 
-@dataclass(frozen=True)
 class Service:
-    name: str
-    path: str  # its directory under /run/ignity/services
-    down: bool  # has a `down` file: not started automatically
-    notifies: bool  # has `notification-fd`: "up" means "ready"
+    """One service directory under /run/ignity/services."""
+
+    __slots__ = ("down", "name", "notifies", "path")
+
+    def __init__(self, name: str, path: str, down: bool, notifies: bool) -> None:
+        self.name = name
+        self.path = path
+        self.down = down  # has a `down` file: not started automatically
+        self.notifies = notifies  # has `notification-fd`: "up" means "ready"
 
     @property
     def event(self) -> str:

@@ -11,7 +11,8 @@ import os
 
 from ignity import paths
 
-PRECEDENCE = (paths.INIT_STATUS, paths.HALT_STATUS, paths.CMD_STATUS)
+# The CMD's waiter creates CMD_PREFIX + its raw status (an empty file).
+CMD_PREFIX = f"{paths.STATE}/cmd-status."
 
 
 def record(path: str, value: int) -> bool:
@@ -42,10 +43,19 @@ def read(path: str) -> int | None:
         return None
 
 
+def cmd() -> int | None:
+    prefix = os.path.basename(CMD_PREFIX)
+    try:
+        names = [n for n in os.listdir(paths.STATE) if n.startswith(prefix)]
+    except OSError:
+        return None
+    raw = names[0][len(prefix) :] if names else ""
+    return normalise(int(raw)) if raw.isdigit() else None
+
+
 def final() -> int | None:
     """The recorded status that applies, or None when nothing was recorded."""
-    for path in PRECEDENCE:
-        value = read(path)
+    for value in (read(paths.INIT_STATUS), read(paths.HALT_STATUS), cmd()):
         if value is not None:
             return value
     return None

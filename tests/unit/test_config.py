@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -56,7 +55,7 @@ def error_for(name: str, raw: str) -> str:
 
 def test_known_variables_are_exactly_the_spec_ones() -> None:
     assert {name: default for name, (default, _) in config.KNOWN.items()} == SPEC_DEFAULTS
-    assert sorted(attr(n) for n in SPEC_DEFAULTS) == sorted(f.name for f in fields(config.Config))
+    assert sorted(attr(n) for n in SPEC_DEFAULTS) == sorted(config.Config.__slots__)
 
 
 def test_defaults_when_unset() -> None:
@@ -82,8 +81,8 @@ def test_valid_milliseconds(name: str, raw: str, expected: int) -> None:
     got = config.from_env({name: raw})
     assert getattr(got, attr(name)) == expected
     # Nothing else changes.
-    others = {f.name: getattr(got, f.name) for f in fields(got) if f.name != attr(name)}
-    assert others == {f.name: getattr(config.Config(), f.name) for f in fields(got) if f.name != attr(name)}
+    others = {f: getattr(got, f) for f in got.__slots__ if f != attr(name)}
+    assert others == {f: getattr(config.Config(), f) for f in got.__slots__ if f != attr(name)}
 
 
 @pytest.mark.parametrize("name", ALL_VARS)
@@ -163,16 +162,14 @@ def test_first_bad_variable_is_the_one_reported() -> None:
     assert "IGNITY_KILL_GRACETIME" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: int() refuses strings of more than 4300 digits (Python >= 3.11 default), "
-    "so a very long digit string raises ValueError, not IgnityError",
-)
-@pytest.mark.parametrize("raw", ["1" * 5000, "0" * 5000])
+@pytest.mark.parametrize("raw", ["1" * 5000, "9" * 11])
 def test_huge_digit_string_is_an_ignity_error(raw: str) -> None:
     message = error_for("IGNITY_KILL_GRACETIME", raw)
     assert "IGNITY_KILL_GRACETIME" in message
+
+
+def test_many_leading_zeros_are_still_a_number() -> None:
+    assert config.from_env({"IGNITY_KILL_GRACETIME": "0" * 5000 + "7"}).kill_gracetime == 7
 
 
 @given(st.sampled_from(MS_VARS), st.integers(min_value=0, max_value=MS_MAX))

@@ -194,12 +194,6 @@ def test_storable(name: bytes, expected: bool) -> None:
     assert envdir.storable(name) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="BUG: a name longer than NAME_MAX (255) is not caught by storable(); "
-    "write() raises OSError ENAMETOOLONG instead of returning it as skipped",
-)
 def test_name_longer_than_name_max_is_skipped(tmp_path: Path) -> None:
     directory, empty_dir = dirs(tmp_path)
     long_name = b"A" * 300

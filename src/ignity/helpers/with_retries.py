@@ -26,7 +26,7 @@ def parse(argv: list[str]) -> tuple[int, int, list[str]]:
         if opt == "--":
             i += 1
             break
-        if opt not in ("-n", "-t") or i + 1 >= len(argv) or not argv[i + 1].isdigit():
+        if opt not in ("-n", "-t") or i + 1 >= len(argv) or not (argv[i + 1].isascii() and argv[i + 1].isdigit()):
             raise ValueError(USAGE)
         if opt == "-n":
             retries = int(argv[i + 1])

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import NoReturn
 
 from ignity import config, envfile, log, paths, runtime, tools
 from ignity.errors import IgnityError
+
+TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PHASE = "stage1"
 
@@ -53,14 +56,17 @@ def main() -> NoReturn:
         merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
         settings = _settings(merged)
         log.set_verbosity(settings.verbosity)
+        log.debug(PHASE, "environment and settings read")
         tools.check_all()
+        log.debug(PHASE, "s6 and execline found")
         if not settings.skip_perms:
             prepare_user(settings)
         runtime.recreate(settings)
+        log.debug(PHASE, f"{paths.RUN} laid out")
         svscan = tools.find("s6-svscan")
     except IgnityError as e:
         log.die(PHASE, str(e), e.status)
-    log.debug(PHASE, f"setup done, starting s6-svscan; CMD: {cmd if cmd else 'none'}")
+    log.debug(PHASE, f"starting s6-svscan; CMD: {cmd if cmd else 'none'}")
 
     ready_r, ready_w = os.pipe()
     pid = os.fork()

@@ -9,14 +9,16 @@ Any failure records a status and asks s6-svscan to enter stage 3.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
-from typing import NoReturn
 
-from ignity import envdir, log, paths, procs, services, status, tools
+from ignity import envdir, log, paths, procs, runtime, services, status, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
+
+TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PHASE = "stage2"
 
@@ -71,11 +73,7 @@ def _copy_dirs() -> None:
         for entry in sorted(os.listdir(source)):
             if entry.startswith("."):
                 continue
-            src, dst = f"{source}/{entry}", f"{target}/{entry}"
-            if os.path.isdir(src):
-                shutil.copytree(src, dst, symlinks=True)
-            else:
-                shutil.copy2(src, dst, follow_symlinks=True)
+            runtime.copy(f"{source}/{entry}", f"{target}/{entry}")
 
 
 def _run_init_scripts() -> int | None:
@@ -127,20 +125,20 @@ WAITER_BLOCKED = {
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { CMD } importas -u ? ? foreground { redirfd -w 1 STATUS echo $? }
+    foreground { CMD } importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
     redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
 
-    Written as a raw argv (block words prefixed with a space, ended by an empty
-    word), so the CMD's words reach it exactly, whatever they contain. It is
-    what stays of stage 2 while the CMD runs: a few KiB of execline.
+    The status is the name of a file the chain creates on its way to
+    s6-svscanctl: no process is started to write it. Written as a raw argv
+    (block words prefixed with a space, ended by an empty word), so the CMD's
+    words reach it exactly, whatever they contain. This chain is what stays of
+    stage 2 while the CMD runs: a few KiB of execline.
     """
-    foreground = tools.find("foreground")
     redirfd = tools.find("redirfd")
-    echo = shutil.which("echo", path="/usr/bin:/bin") or "echo"
     return [
-        foreground, *(" " + word for word in cmd), "",
+        tools.find("foreground"), *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
-        foreground, f" {redirfd}", " -w", " 1", f" {paths.CMD_STATUS}", f" {echo}", " ${?}", "",
+        redirfd, "-w", "1", f"{status.CMD_PREFIX}${{?}}",
         # Quiet: when stage 3 is already running, s6-svscan is gone and this is a no-op.
         redirfd, "-w", "2", os.devnull,
         tools.find("s6-svscanctl"), "-b", paths.SCANDIR,

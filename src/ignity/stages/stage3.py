@@ -20,10 +20,12 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import NoReturn
 
 from ignity import config, log, paths, procs, status
+
+TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PHASE = "stage3"
 
@@ -36,13 +38,11 @@ KILL_REAP_BOUND = 1.0
 IGNORED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
-@dataclass
 class Proc:
-    pid: int
-    ppid: int
-    pgid: int
-    comm: str
-    args: list[str] = field(default_factory=list)
+    __slots__ = ("args", "comm", "pgid", "pid", "ppid")
+
+    def __init__(self, pid: int, ppid: int, pgid: int, comm: str, args: list[str]) -> None:
+        self.pid, self.ppid, self.pgid, self.comm, self.args = pid, ppid, pgid, comm, args
 
 
 def _processes() -> list[Proc]:
