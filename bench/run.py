@@ -115,7 +115,7 @@ def exit_time(b: Bench, init: str, cmd: Sequence[str], services: int = 0, bare: 
 
 # -- 3, 4, 7: boot to up, boot to CMD, SIGTERM to gone ------------------------
 def up_and_stop(b: Bench, kind: str, services: int, with_cmd: bool = True) -> dict[str, float]:
-    cmd = "sh -c 'echo cmd-started; exec sleep 1000'"
+    cmd = 'sh -c "echo cmd-started; exec sleep 1000"'  # an execline word
     if kind == "ignity":
         c = b.boot("/init", etc=b.ignity_tree(services), cmd=["sh", "-c", "echo cmd-started; exec sleep 1000"]
                    if with_cmd else [])  # fmt: skip
@@ -153,14 +153,19 @@ def namespace_processes(pid1: int) -> list[int]:
     return pids
 
 
-def memory(b: Bench, kind: str, services: int) -> dict[str, float]:
-    """RSS and PSS (KiB) of every process that is not a service's or the CMD's (those run `sleep`)."""
+def memory(b: Bench, kind: str, services: int, with_cmd: bool) -> dict[str, float]:
+    """RSS and PSS (KiB) of every process that is not a service's or the CMD's (those run `sleep`).
+
+    With a CMD, bare s6 runs it the way an s6-only image must: as a one-shot
+    service whose run script waits for it (`foreground { CMD } s6-svscanctl -t`).
+    """
+    cmd = ["sh", "-c", "echo cmd-started; exec sleep 1000"]
     if kind == "ignity":
-        c = b.boot("/init", etc=b.ignity_tree(services), cmd=["sh", "-c", "echo cmd-started; exec sleep 1000"])
+        c = b.boot("/init", etc=b.ignity_tree(services), cmd=cmd if with_cmd else [])
     else:
-        c = b.boot("", scan=b.bare_scan(services, None))
+        c = b.boot("", scan=b.bare_scan(services, 'sh -c "echo cmd-started; exec sleep 1000"' if with_cmd else None))
     c.wait_for_count("svc-up", services, timeout=120)
-    if kind == "ignity":
+    if with_cmd:
         c.wait_for("cmd-started")
     rss = pss = count = 0.0
     names: dict[str, int] = {}
@@ -182,11 +187,11 @@ def memory(b: Bench, kind: str, services: int) -> dict[str, float]:
     c.kill(signal.SIGTERM)
     c.wait(60)
     c.cleanup()
-    MEMORY_NAMES[(kind, services)] = names
+    MEMORY_NAMES[(kind, services, with_cmd)] = names
     return {"rss": rss, "pss": pss, "procs": count}
 
 
-MEMORY_NAMES: dict[tuple[str, int], dict[str, int]] = {}
+MEMORY_NAMES: dict[tuple[str, int, bool], dict[str, int]] = {}
 
 
 # -- 6: with-env vs s6-envdir -------------------------------------------------
@@ -257,17 +262,21 @@ def main() -> int:
               f"{'met' if stop_ignity <= target4 else 'MISSED'} ({stop_ignity * 1000:,.0f} ms)\n")  # fmt: skip
 
         print("## 5. Idle memory of the init machinery (every process but the services' and the CMD's)\n")
-        print("| init | services | RSS | PSS | processes | ratio of PSS to bare s6 |")
-        print("|---|---|---|---|---|---|")
+        print("| init | services | CMD | RSS | PSS | processes | PSS / bare s6's |")
+        print("|---|---|---|---|---|---|---|")
         for n in (10, 100):
-            mem = {kind: series(lambda kind=kind, n=n: memory(b, kind, n)) for kind in ("ignity", "s6")}
-            base = statistics.median(mem["s6"]["pss"])
-            for kind, label in (("ignity", "Ignity"), ("s6", "bare s6")):
-                m = mem[kind]
-                names = ", ".join(f"{k} ×{v}" for k, v in sorted(MEMORY_NAMES[(kind, n)].items()))
-                print(f"| {label} | {n} | {statistics.median(m['rss']) / 1024:,.1f} MiB | "
-                      f"{statistics.median(m['pss']) / 1024:,.2f} MiB | {names} | "
-                      f"{statistics.median(m['pss']) / base:.3f} |")  # fmt: skip
+            for with_cmd in (False, True):
+                mem = {
+                    kind: series(lambda kind=kind, n=n, w=with_cmd: memory(b, kind, n, w)) for kind in ("ignity", "s6")
+                }
+                base = statistics.median(mem["s6"]["pss"])
+                for kind, label in (("ignity", "Ignity"), ("s6", "bare s6")):
+                    m = mem[kind]
+                    names = ", ".join(f"{k} ×{v}" for k, v in sorted(MEMORY_NAMES[(kind, n, with_cmd)].items()))
+                    print(f"| {label} | {n} | {'yes' if with_cmd else 'no'} | "
+                          f"{statistics.median(m['rss']) / 1024:,.1f} MiB | "
+                          f"{statistics.median(m['pss']) / 1024:,.2f} MiB | {names} | "
+                          f"{statistics.median(m['pss']) / base:.3f} |")  # fmt: skip
         print()
 
         print("## 6. `with-env true` vs `s6-envdir DIR true`, 50 variables (per call, inside the container)\n")

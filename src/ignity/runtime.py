@@ -47,8 +47,13 @@ def _not_writable(err: OSError) -> IgnityError:
     )
 
 
-def recreate(config: Config) -> None:
-    """Empty /run/ignity and lay out its directories, the scan directory and the state."""
+def recreate(config: Config, uid: int = 0, gid: int = 0) -> None:
+    """Empty /run/ignity and lay out its directories, the scan directory and the state.
+
+    Running as root for a mapped user, the tree is handed to that user: the
+    environment (which may hold secrets) is then readable by root and the
+    mapped user only (envs is 0700).
+    """
     try:
         os.makedirs(paths.RUN, exist_ok=True)
         for entry in os.scandir(paths.RUN):
@@ -71,6 +76,9 @@ def recreate(config: Config) -> None:
     for sig in STOP_SIGNALS:
         write_file(f"{paths.SVSCAN_CTL}/{sig}", stop, 0o755)
     write_file(paths.CONFIG, config.dump(), 0o600)
+    if os.geteuid() == 0 and (uid, gid) != (0, 0):
+        for d in (paths.RUN, *SUBDIRS):
+            os.chown(d, uid, gid)
 
 
 def copy(src: str, dst: str, follow: bool = True) -> None:

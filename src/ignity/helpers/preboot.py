@@ -1,20 +1,29 @@
-"""preboot [PROG...]: user mapping and the perms phase, then exec PROG."""
+"""preboot [PROG...]: user mapping and the perms phase, then exec PROG.
+
+At image build time, `RUN preboot` (with USER, USERMAP_UID and USERMAP_GID
+set) prepares an image that then starts with `USER uid:gid`. The env files of
+/etc/ignity/envs are read as at boot, the environment winning.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
-from ignity import config, log, procs
+from ignity import envfile, log, paths, prepare, procs
 from ignity.errors import IgnityError
-from ignity.stages import stage1
+from ignity.stages.stage1 import _text_env
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def main() -> NoReturn:
     argv = sys.argv[1:]
     try:
-        stage1.prepare_user(config.from_env(dict(os.environ)))
+        merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+        prepare.run(_text_env(merged))
     except IgnityError as e:
         log.die("preboot", str(e), e.status)
     if not argv:

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from ignity import config, envfile, log, paths, runtime, tools
+from ignity import config, envfile, log, paths, prepare, runtime, tools, usermap
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -28,13 +28,13 @@ HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, si
 READY_FD = 3
 
 
-def _settings(merged: dict[bytes, bytes]) -> config.Config:
-    env = {
-        k.decode(): v.decode("utf-8", "replace")
+def _text_env(merged: dict[bytes, bytes]) -> dict[str, str]:
+    """The variables Ignity itself reads (IGNITY_*, USER, USERMAP_*), as text."""
+    return {
+        k.decode("ascii"): v.decode("utf-8", "replace")
         for k, v in merged.items()
-        if k.startswith(b"IGNITY_") and k.decode("ascii", "replace").isascii()
+        if k.isascii() and (k.startswith((b"IGNITY_", b"USERMAP_")) or k == b"USER")
     }
-    return config.from_env(env)
 
 
 def _max_services() -> int:
@@ -45,23 +45,21 @@ def _max_services() -> int:
     return max(500, 2 * count + 100)
 
 
-def prepare_user(settings: config.Config) -> None:
-    """User mapping and permission fixing (preboot) go here, before /run/ignity is touched."""
-
-
 def main() -> NoReturn:
     signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     cmd = sys.argv[1:]
     try:
         merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-        settings = _settings(merged)
+        env = _text_env(merged)
+        settings = config.from_env(env)
         log.set_verbosity(settings.verbosity)
+        account = usermap.from_env(env)
         log.debug(PHASE, "environment and settings read")
         tools.check_all()
         log.debug(PHASE, "s6 and execline found")
         if not settings.skip_perms:
-            prepare_user(settings)
-        runtime.recreate(settings)
+            prepare.run(env)
+        runtime.recreate(settings, account.uid, account.gid)
         log.debug(PHASE, f"{paths.RUN} laid out")
         svscan = tools.find("s6-svscan")
     except IgnityError as e:
