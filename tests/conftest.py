@@ -32,6 +32,7 @@ def boot(image: Image, tree: Tree) -> Iterator[Callable[..., Container]]:
         started.append(c)
         return c
 
+    start.image = image  # type: ignore[attr-defined]
     yield start
     for c in started:
         c.cleanup()

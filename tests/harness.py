@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -101,13 +102,14 @@ class Container:
         files: Mapping[str, Path] | None = None,
         echo: bool = False,
         init: str = "/init",
+        out: Path | None = None,
     ) -> None:
         self.image = image
-        self.workdir = Path(image.tmp) / f"c{id(self)}"
-        self.workdir.mkdir()
-        self.out = self.workdir / "out"
-        self.out.mkdir(mode=0o777)
-        os.chmod(self.out, 0o777)
+        self.workdir = Path(tempfile.mkdtemp(prefix="c-", dir=image.tmp))
+        self.out = out or self.workdir / "out"
+        if out is None:
+            self.out.mkdir(mode=0o777)
+            os.chmod(self.out, 0o777)
         for name, source in (files or {}).items():  # visible in the container as /out/NAME
             if source.is_dir():
                 shutil.copytree(source, self.out / name, symlinks=True)
@@ -123,7 +125,7 @@ class Container:
         argv = [
             "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private",
             "bash", "-c", BOOT, "boot",
-            str(scratch), str(image.root), str(image.layer), str(etc), str(self.out),
+            str(scratch), str(image.root), image.lower, str(etc), str(self.out),
             "1" if readonly else "0", user, run_tmpfs or "none", envfile, init,
             *cmd,
         ]  # fmt: skip
@@ -243,19 +245,59 @@ class Container:
         os.kill(self.pid1(), sig)
         return time.monotonic()
 
-    def cleanup(self) -> None:
+    def cleanup(self, keep_out: bool = False) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if keep_out:
+            shutil.rmtree(self.workdir / "scratch", ignore_errors=True)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class Image:
-    """The cached rootfs plus this session's Ignity layer."""
+    """The cached rootfs plus this session's Ignity layer, plus any build steps."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, root: Path | None = None, layers: list[Path] | None = None) -> None:
         self.tmp = tmp
-        self.root = rootfs()
-        self.layer = tmp / "layer"
-        self.layer.mkdir()
-        build_layer(self.root, self.layer)
+        if root is None or layers is None:
+            self.root = rootfs()
+            layer = tmp / "layer"
+            layer.mkdir()
+            build_layer(self.root, layer)
+            self.layers = [layer]
+        else:
+            self.root, self.layers = root, layers
+        self.layer = self.layers[0]
+
+    @property
+    def lower(self) -> str:
+        """The overlay's lower layers above the rootfs, top first."""
+        return ":".join(str(p) for p in self.layers)
+
+    def derive(self, script: str, etc: Path | None = None, env: Mapping[str, str] | None = None) -> Image:
+        """A new image: this one plus a layer written by `sh -c script` run as root in it,
+        like a RUN line of a Dockerfile (with `etc` as /etc/ignity, when given)."""
+        new = Path(tempfile.mkdtemp(prefix="layer-", dir=self.tmp))
+        work, merged = Path(tempfile.mkdtemp(dir=self.tmp)), Path(tempfile.mkdtemp(dir=self.tmp))
+        steps = [
+            f"mount -t overlay overlay -o lowerdir={self.lower}:{self.root},upperdir={new},workdir={work} {merged}",
+            f"mount -t proc proc {merged}/proc",
+        ]
+        if etc is not None:
+            steps.append(f"mkdir -p {merged}/etc/ignity && mount --bind {etc} {merged}/etc/ignity")
+        full_env = dict(BASE_ENV)
+        full_env.update(env or {})
+        shell = " && ".join(steps) + ' && exec chroot "$0" sh -c "$1"'
+        done = subprocess.run(
+            ["unshare", "--mount", "--pid", "--fork", "sh", "-c", shell, str(merged), script],
+            env=full_env, capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"build step {script!r} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        self.last_build_output = done.stdout + done.stderr
+        image = Image(self.tmp, self.root, [new, *self.layers])
+        image.last_build_output = self.last_build_output
+        return image
+
+    last_build_output = ""

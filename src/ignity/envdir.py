@@ -32,10 +32,21 @@ def storable(name: bytes) -> bool:
     )
 
 
-def write(env: Mapping[bytes, bytes], directory: str = paths.ENVS, empty_dir: str = paths.ENVS_EMPTY) -> list[bytes]:
-    """Write `env` into `directory`; return the names that could not be stored."""
+def write(
+    env: Mapping[bytes, bytes],
+    directory: str = paths.ENVS,
+    empty_dir: str = paths.ENVS_EMPTY,
+    owner: tuple[int, int] | None = None,
+) -> list[bytes]:
+    """Write `env` into `directory`; return the names that could not be stored.
+
+    Files are 0600 and, with `owner`, belong to that uid:gid (the mapped user):
+    the environment may hold secrets, readable by root and that user only.
+    """
     os.makedirs(directory, mode=0o700, exist_ok=True)
     os.makedirs(empty_dir, mode=0o700, exist_ok=True)
+    if owner is not None:
+        os.chown(empty_dir, *owner)
     d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     e = os.open(empty_dir, os.O_RDONLY | os.O_DIRECTORY)
     skipped: list[bytes] = []
@@ -47,6 +58,8 @@ def write(env: Mapping[bytes, bytes], directory: str = paths.ENVS, empty_dir: st
             target, data = (d, value) if value else (e, b"\n")
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
             try:
+                if owner is not None:
+                    os.fchown(fd, *owner)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]

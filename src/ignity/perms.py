@@ -138,15 +138,17 @@ class Stats:
 def _fix(name: str, dfd: int, st: os.stat_result, rule: Rule, can_chown: bool, stats: Stats) -> None:
     stats.seen += 1
     mode = rule.dmode if stat.S_ISDIR(st.st_mode) else rule.fmode
+    chowned = can_chown and (st.st_uid != rule.uid or st.st_gid != rule.gid)
+    # chown clears the set-id bits of a file: set them again when wanted.
+    chmod = stat.S_IMODE(st.st_mode) != mode or (chowned and mode & 0o6000)
+    if not (chowned or chmod):
+        return
     try:
-        chowned = can_chown and (st.st_uid != rule.uid or st.st_gid != rule.gid)
         if chowned:
             os.chown(name, rule.uid, rule.gid, dir_fd=dfd, follow_symlinks=False)
-            stats.changed += 1
-        # chown clears the set-id bits of a file: set them again when wanted.
-        if stat.S_IMODE(st.st_mode) != mode or (chowned and mode & 0o6000):
+        if chmod:
             os.chmod(name, mode, dir_fd=dfd, follow_symlinks=False)
-            stats.changed += 1
+        stats.changed += 1
     except PermissionError:
         stats.denied += 1
     except (NotImplementedError, OSError):
@@ -210,9 +212,7 @@ def apply(rule: Rule, can_chown: bool | None = None) -> Stats:
 def apply_all(rules: list[Rule]) -> None:
     can_chown = os.geteuid() == 0
     if not can_chown and rules:
-        log.info(
-            PHASE, f"running as uid {os.geteuid()}, not root: ownership is left as it is, modes fixed where allowed"
-        )
+        log.info(PHASE, f"running as uid {os.geteuid()}, not root: ownership left as it is, modes fixed where allowed")
     for rule in rules:
         stats = apply(rule, can_chown)
         log.debug(PHASE, f"{rule.source}: {rule.path}: {stats.seen} checked, {stats.changed} changed")

@@ -72,7 +72,7 @@ def main() -> NoReturn:
         os.close(ready_w)
         from ignity.stages import stage2
 
-        stage2.main(ready_r, cmd, merged, settings)
+        stage2.main(ready_r, cmd, merged, settings, (account.uid, account.gid))
     os.close(ready_r)
     with open(paths.STAGE2_PID, "w") as f:
         f.write(f"{pid}\n")

@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 PHASE = "stage2"
 
 
-def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Config) -> NoReturn:
+def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tuple[int, int]) -> NoReturn:
     procs.reset_signals()
     try:
         _wait_for_svscan(ready_fd)
         _copy_dirs()
-        skipped = envdir.write(merged)
+        mapped = owner != (0, 0) and os.geteuid() == 0
+        skipped = envdir.write(merged, owner=owner if mapped else None)
         for name in skipped:
             log.info(PHASE, f"variable {name!r} cannot be stored in {paths.ENVS} and is not passed to with-env")
         failed = _run_init_scripts()
