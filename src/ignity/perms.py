@@ -135,25 +135,64 @@ class Stats:
         self.seen = self.changed = self.denied = 0
 
 
-def _fix(name: str, dfd: int, st: os.stat_result, rule: Rule, can_chown: bool, stats: Stats) -> None:
-    stats.seen += 1
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _wanted(st: os.stat_result, rule: Rule, can_chown: bool) -> tuple[bool, bool, int]:
+    """(chown needed, chmod needed, the mode) for an entry as it is now."""
     mode = rule.dmode if stat.S_ISDIR(st.st_mode) else rule.fmode
-    chowned = can_chown and (st.st_uid != rule.uid or st.st_gid != rule.gid)
+    chown = can_chown and (st.st_uid != rule.uid or st.st_gid != rule.gid)
     # chown clears the set-id bits of a file: set them again when wanted.
-    chmod = stat.S_IMODE(st.st_mode) != mode or (chowned and mode & 0o6000)
-    if not (chowned or chmod):
+    return chown, stat.S_IMODE(st.st_mode) != mode or (chown and bool(mode & 0o6000)), mode
+
+
+def _fix_fd(fd: int, st: os.stat_result, rule: Rule, can_chown: bool, stats: Stats) -> None:
+    """Fix an entry through an fd opened on it: no path, so no link, can be involved."""
+    stats.seen += 1
+    chown, chmod, mode = _wanted(st, rule, can_chown)
+    if not (chown or chmod):
         return
     try:
-        if chowned:
+        if chown:
+            os.fchown(fd, rule.uid, rule.gid)
+        if chmod:
+            os.fchmod(fd, mode)
+        stats.changed += 1
+    except PermissionError:
+        stats.denied += 1
+
+
+def _fix(name: str, dfd: int, st: os.stat_result, rule: Rule, can_chown: bool, stats: Stats) -> None:
+    """Fix a non-directory entry of `dfd`, read as `st` (never a link)."""
+    chown, chmod, _ = _wanted(st, rule, can_chown)
+    if not (chown or chmod):
+        stats.seen += 1
+        return
+    if stat.S_ISREG(st.st_mode):
+        # Opened with O_NOFOLLOW: a file swapped for a link since it was read fails here.
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dfd)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                _fix_fd(fd, os.fstat(fd), rule, can_chown, stats)
+            finally:
+                os.close(fd)
+            return
+    # Devices, fifos, sockets (never opened: opening a device can act on it), or
+    # a file we may not open: changed by name, AT_SYMLINK_NOFOLLOW.
+    stats.seen += 1
+    try:
+        if chown:
             os.chown(name, rule.uid, rule.gid, dir_fd=dfd, follow_symlinks=False)
         if chmod:
-            os.chmod(name, mode, dir_fd=dfd, follow_symlinks=False)
+            os.chmod(name, rule.fmode, dir_fd=dfd, follow_symlinks=False)
         stats.changed += 1
     except PermissionError:
         stats.denied += 1
     except (NotImplementedError, OSError):
-        # Replaced by a link (or gone) since it was read: links are never touched.
-        pass
+        pass  # replaced by a link (or gone) since it was read: links are never touched
 
 
 def _walk(dfd: int, rule: Rule, can_chown: bool, stats: Stats) -> None:
@@ -165,16 +204,18 @@ def _walk(dfd: int, rule: Rule, can_chown: bool, stats: Stats) -> None:
                 continue
             if stat.S_ISLNK(st.st_mode):
                 continue
-            _fix(entry.name, dfd, st, rule, can_chown, stats)
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    child = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
-                except OSError:
-                    continue  # swapped for a link, or unreadable
-                try:
-                    _walk(child, rule, can_chown, stats)
-                finally:
-                    os.close(child)
+            if not stat.S_ISDIR(st.st_mode):
+                _fix(entry.name, dfd, st, rule, can_chown, stats)
+                continue
+            try:
+                child = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
+            except OSError:
+                continue  # swapped for a link, or unreadable
+            try:
+                _fix_fd(child, os.fstat(child), rule, can_chown, stats)
+                _walk(child, rule, can_chown, stats)
+            finally:
+                os.close(child)
 
 
 def apply(rule: Rule, can_chown: bool | None = None) -> Stats:
@@ -197,13 +238,16 @@ def apply(rule: Rule, can_chown: bool | None = None) -> Stats:
         if stat.S_ISLNK(st.st_mode):
             log.info(PHASE, f"{rule.source}: {rule.path} is a symbolic link, not followed")
             return stats
-        _fix(base, pfd, st, rule, can_chown, stats)
-        if rule.recurse and stat.S_ISDIR(st.st_mode):
-            dfd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
-            try:
+        if not stat.S_ISDIR(st.st_mode):
+            _fix(base, pfd, st, rule, can_chown, stats)
+            return stats
+        dfd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+        try:
+            _fix_fd(dfd, os.fstat(dfd), rule, can_chown, stats)
+            if rule.recurse:
                 _walk(dfd, rule, can_chown, stats)
-            finally:
-                os.close(dfd)
+        finally:
+            os.close(dfd)
     finally:
         os.close(pfd)
     return stats
