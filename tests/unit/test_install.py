@@ -1,0 +1,89 @@
+"""`ignity install`: what it lays out, and the one line when s6 or execline is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent.parent
+S6 = ["s6-svscan", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-envdir", "s6-ftrig-listen"]
+EXECLINE = ["execlineb", "foreground", "importas", "redirfd"]
+
+
+def _install(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "ignity", "install", "--root", str(root), "--python", sys.executable],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+
+
+def _fake(root: Path, names: list[str], directory: str) -> None:
+    d = root / directory.lstrip("/")
+    d.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (d / name).write_text("#fake\n" if name != "execlineb" else "\x7fELF")
+        (d / name).chmod(0o755)
+
+
+def _python_in(root: Path) -> None:
+    target = root / sys.executable.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("")
+    target.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("present", "missing"),
+    [
+        ([], ["s6 (Debian/Ubuntu: apt-get install s6", "execline (Debian/Ubuntu: apt-get install execline"]),
+        (["s6"], ["execline (Debian/Ubuntu: apt-get install execline; Alpine: apk add execline)"]),
+        (["execline"], ["s6 (Debian/Ubuntu: apt-get install s6; Alpine: apk add s6)"]),
+    ],
+)
+def test_missing_packages_are_named_in_one_line(tmp_path: Path, present: list[str], missing: list[str]) -> None:
+    if "s6" in present:
+        _fake(tmp_path, S6, "/usr/bin")
+    if "execline" in present:
+        _fake(tmp_path, EXECLINE, "/usr/lib/execline/bin")
+    done = _install(tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().split("\n")
+    assert len(lines) == 1 and lines[0].startswith("[ignity/install] "), done.stderr
+    for text in missing:
+        assert text in lines[0]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "init").exists()
+
+
+def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
+    _fake(tmp_path, S6, "/usr/bin")
+    _fake(tmp_path, EXECLINE, "/usr/lib/execline/bin")
+    _python_in(tmp_path)
+    done = _install(tmp_path)
+    assert done.returncode == 0, done.stderr
+    for path in ("init", "usr/bin/with-env", "usr/bin/load-envfile", "usr/bin/with-retries", "usr/bin/fix-perms",
+                 "usr/bin/preboot", "usr/bin/ignity"):  # fmt: skip
+        full = tmp_path / path
+        assert full.is_file() and os.access(full, os.X_OK), path
+    init = (tmp_path / "init").read_text()
+    assert init.startswith(f"#!{sys.executable} -I\n")
+    assert "from ignity.stages.stage1 import main" in init
+    with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
+    assert with_env[0] == "#!/usr/lib/execline/bin/execlineb -S0"
+    assert "/usr/bin/s6-envdir -I -fnL /run/ignity/envs" in with_env
+    assert "/usr/bin/s6-envdir -I /run/ignity/envs/.empty" in with_env
+    for sub in ("envs", "perms", "init", "finalize", "services"):
+        assert (tmp_path / "etc/ignity" / sub).is_dir()
+
+
+def test_install_refuses_an_interpreter_the_image_lacks(tmp_path: Path) -> None:
+    _fake(tmp_path, S6, "/usr/bin")
+    _fake(tmp_path, EXECLINE, "/usr/lib/execline/bin")
+    done = _install(tmp_path)
+    assert done.returncode == 1
+    assert "not found in" in done.stderr and "--python" in done.stderr
