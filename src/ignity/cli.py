@@ -41,9 +41,23 @@ def main(argv: list[str] | None = None) -> NoReturn:
     p_install = sub.add_parser("install", help="lay out /init and the helpers in this image")
     p_install.add_argument("--root", default="", help="install under this directory instead of /")
     p_install.add_argument("--python", default=None, help="interpreter for /init (default: this one)")
+    p_check = sub.add_parser("check", help="validate /etc/ignity without running anything")
+    p_check.add_argument("--root", default="", help="check the tree under this directory instead of /")
+    p_check.add_argument("--json", action="store_true", help='print {"errors": [...], "warnings": [...]}')
+    sub.add_parser("status", help="the services' state; exit 0 when every wanted service is up (and ready)",
+                   add_help=False)  # fmt: skip
     p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
     p_halt.add_argument("code", nargs="?", type=_code, default=0)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["status"]:  # its own options: ignity status --help
+        from ignity import svstatus
+
+        sys.exit(svstatus.main(argv[1:]))
     args = parser.parse_args(argv)
+    if args.command == "check":
+        from ignity import check
+
+        sys.exit(check.main(args.root, args.json))
     if args.command == "install":
         from ignity import install
 

@@ -56,15 +56,19 @@ def write(
                 skipped.append(name)
                 continue
             target, data = (d, value) if value else (e, b"\n")
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
             try:
-                if owner is not None:
-                    os.fchown(fd, *owner)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
+                try:
+                    if owner is not None:
+                        os.fchown(fd, *owner)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+            except OSError as err:  # named, for the one-line error (a full /run/ignity)
+                err.filename = f"{directory if value else empty_dir}/{name.decode(errors='replace')}"
+                raise
     finally:
         os.close(d)
         os.close(e)

@@ -23,6 +23,7 @@ STATE = f"{RUN}/state"
 CONFIG = f"{STATE}/config"
 STAGE2_PID = f"{STATE}/stage2.pid"
 STOPPING = f"{STATE}/stopping"
+STOP_REQUESTED = f"{STATE}/stop-requested"
 INIT_STATUS = f"{STATE}/init-status"
 HALT_STATUS = f"{STATE}/halt-status"
 

@@ -46,16 +46,16 @@ def _mode(text: str, what: str, where: str) -> int:
 
 def _id(text: str, kind: str, where: str) -> int:
     if text.isascii() and text.isdigit():
-        value = int(text)
-        if value >= 2**32 - 1:
-            raise IgnityError(f"{where}: {kind} id {text} is out of range")
-        return value
+        digits = text.lstrip("0") or "0"
+        if len(digits) > 10 or int(digits) >= 2**32 - 1:
+            raise IgnityError(f"{where}: {kind} id {text[:20]} is out of range")
+        return int(digits)
     import grp
     import pwd
 
     try:
         return pwd.getpwnam(text).pw_uid if kind == "user" else grp.getgrnam(text).gr_gid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
         raise IgnityError(f"{where}: no {kind} named {text!r} in this image") from None
 
 
@@ -88,7 +88,11 @@ def parse(text: str, source: str, variables: Mapping[str, str]) -> list[Rule]:
             line = line.replace("{{" + name + "}}", value)
         if "{{" in line:
             start = line.index("{{")
-            raise IgnityError(f"{where}: unknown placeholder {line[start : line.find('}}', start) + 2]!r}")
+            end = line.find("}}", start)
+            if end < 0:
+                word = line[start:].split()[0]
+                raise IgnityError(f"{where}: placeholder {word!r} has no closing '}}}}'")
+            raise IgnityError(f"{where}: unknown placeholder {line[start : end + 2]!r}")
         fields = line.split()
         if len(fields) == 4:
             path, account, fmode, dmode = fields
@@ -105,7 +109,10 @@ def parse(text: str, source: str, variables: Mapping[str, str]) -> list[Rule]:
             )
         if not path.startswith("/"):
             raise IgnityError(f"{where}: path {path!r} is not absolute")
-        if not path.strip("/"):
+        path = os.path.normpath(path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        if path == "/":
             raise IgnityError(f"{where}: refusing to change the whole file system ('/')")
         uid, gid = _account(account, where)
         rules.append(Rule(path, recurse, uid, gid, _mode(fmode, "FMODE", where), _mode(dmode, "DMODE", where), where))
@@ -180,23 +187,38 @@ def _fix(name: str, dfd: int, st: os.stat_result, rule: Rule, can_chown: bool, s
             finally:
                 os.close(fd)
             return
-    # Devices, fifos, sockets (never opened: opening a device can act on it), or
-    # a file we may not open: changed by name, AT_SYMLINK_NOFOLLOW.
+    # Devices, fifos, sockets (never opened for I/O: opening a device can act
+    # on it), or a file we may not read: an O_PATH descriptor pins the inode,
+    # and /proc/self/fd/N names exactly that inode, never a link.
     stats.seen += 1
     try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    except OSError:
+        return  # gone since it was read
+    try:
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            return  # replaced by a link since it was read: links are never touched
+        pinned = f"/proc/self/fd/{fd}"
         if chown:
-            os.chown(name, rule.uid, rule.gid, dir_fd=dfd, follow_symlinks=False)
+            os.chown(pinned, rule.uid, rule.gid)
         if chmod:
-            os.chmod(name, rule.fmode, dir_fd=dfd, follow_symlinks=False)
+            os.chmod(pinned, rule.fmode)
         stats.changed += 1
     except PermissionError:
         stats.denied += 1
-    except (NotImplementedError, OSError):
-        pass  # replaced by a link (or gone) since it was read: links are never touched
+    except OSError:
+        pass  # no /proc, or gone
+    finally:
+        os.close(fd)
 
 
 def _walk(dfd: int, rule: Rule, can_chown: bool, stats: Stats) -> None:
-    with os.scandir(dfd) as entries:
+    try:
+        entries = os.scandir(dfd)
+    except PermissionError:
+        stats.denied += 1
+        return
+    with entries:
         for entry in entries:
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -209,8 +231,12 @@ def _walk(dfd: int, rule: Rule, can_chown: bool, stats: Stats) -> None:
                 continue
             try:
                 child = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
+            except PermissionError:
+                stats.seen += 1
+                stats.denied += 1
+                continue
             except OSError:
-                continue  # swapped for a link, or unreadable
+                continue  # swapped for a link since it was read: not followed
             try:
                 _fix_fd(child, os.fstat(child), rule, can_chown, stats)
                 _walk(child, rule, can_chown, stats)
@@ -226,6 +252,9 @@ def apply(rule: Rule, can_chown: bool | None = None) -> Stats:
     parent, _, base = rule.path.rstrip("/").rpartition("/")
     try:
         pfd = os.open(parent or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        stats.seen = stats.denied = 1
+        return stats
     except OSError:
         log.info(PHASE, f"{rule.source}: {rule.path} does not exist, skipped")
         return stats
@@ -235,13 +264,23 @@ def apply(rule: Rule, can_chown: bool | None = None) -> Stats:
         except FileNotFoundError:
             log.info(PHASE, f"{rule.source}: {rule.path} does not exist, skipped")
             return stats
+        except PermissionError:
+            stats.seen = stats.denied = 1
+            return stats
         if stat.S_ISLNK(st.st_mode):
             log.info(PHASE, f"{rule.source}: {rule.path} is a symbolic link, not followed")
             return stats
         if not stat.S_ISDIR(st.st_mode):
             _fix(base, pfd, st, rule, can_chown, stats)
             return stats
-        dfd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+        try:
+            dfd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+        except PermissionError:
+            stats.seen += 1
+            stats.denied += 1
+            return stats
+        except OSError:
+            return stats  # replaced by a link or a file since it was read: not followed
         try:
             _fix_fd(dfd, os.fstat(dfd), rule, can_chown, stats)
             if rule.recurse:

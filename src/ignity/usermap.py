@@ -42,11 +42,23 @@ def from_env(env: Mapping[str, str]) -> Account:
 
 
 def _read(path: str) -> list[list[str]]:
+    """Every line, split at ':'; comments and blank lines kept so that a rewrite keeps them.
+
+    Split at "\n" only: str.splitlines() would also split at \f or U+2028 inside a field.
+    """
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return [line.split(":") for line in f.read().splitlines() if line and not line.startswith("#")]
+            text = f.read()
     except FileNotFoundError:
         return []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.split(":") for line in lines]
+
+
+def _entries(rows: list[list[str]]) -> list[list[str]]:
+    return [r for r in rows if r[0] and not r[0].startswith("#")]
 
 
 def _write(path: str, rows: list[list[str]]) -> None:
@@ -58,6 +70,10 @@ def _write(path: str, rows: list[list[str]]) -> None:
     except FileNotFoundError:
         mode, uid, gid = 0o644, 0, 0
     tmp = f"{path}.ignity-{os.getpid()}"
+    try:
+        os.unlink(tmp)  # left by an interrupted run with this same pid (PID 1 is always 1)
+    except FileNotFoundError:
+        pass
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         os.write(fd, text.encode("utf-8", "surrogateescape"))
@@ -78,19 +94,20 @@ def ensure(m: Account, etc: str = ETC) -> bool:
     An id that already belongs to another name is reused (and said); a name
     that exists with other ids gets the wanted ones.
     """
-    if m.name == "root" and m.uid == 0 and m.gid == 0:
+    if m.name == "root":
+        # root is never remapped: USERMAP_UID/GID then only fill the perms templates.
         return False
     passwd, group = _read(f"{etc}/passwd"), _read(f"{etc}/group")
     changed_group = changed_user = False
 
-    by_gid = next((row for row in group if len(row) > 2 and row[2] == str(m.gid)), None)
+    by_gid = next((row for row in _entries(group) if len(row) > 2 and row[2] == str(m.gid)), None)
     if by_gid is not None:
         group_name = by_gid[0]
         if group_name != m.name:
             log.info(PHASE, f"gid {m.gid} already belongs to group {group_name!r}: reused for {m.name}")
     else:
         group_name = m.name
-        row = next((r for r in group if r[0] == m.name), None)
+        row = next((r for r in _entries(group) if r[0] == m.name), None)
         if row is not None:
             log.info(PHASE, f"group {m.name!r} had gid {row[2] if len(row) > 2 else '?'}: now {m.gid}")
             row[2:3] = [str(m.gid)]
@@ -98,7 +115,7 @@ def ensure(m: Account, etc: str = ETC) -> bool:
             group.append([m.name, "x", str(m.gid), ""])
         changed_group = True
 
-    by_uid = next((row for row in passwd if len(row) > 3 and row[2] == str(m.uid)), None)
+    by_uid = next((row for row in _entries(passwd) if len(row) > 3 and row[2] == str(m.uid)), None)
     if by_uid is not None:
         if by_uid[0] != m.name:
             log.info(PHASE, f"uid {m.uid} already belongs to user {by_uid[0]!r}: reused for {m.name}")
@@ -106,7 +123,7 @@ def ensure(m: Account, etc: str = ETC) -> bool:
             by_uid[3] = str(m.gid)
             changed_user = True
     else:
-        row = next((r for r in passwd if r[0] == m.name), None)
+        row = next((r for r in _entries(passwd) if r[0] == m.name), None)
         if row is not None and len(row) >= 7:
             log.info(PHASE, f"user {m.name!r} had uid {row[2]}: now {m.uid}")
             row[2], row[3] = str(m.uid), str(m.gid)
@@ -119,7 +136,7 @@ def ensure(m: Account, etc: str = ETC) -> bool:
     if changed_user:
         _write(f"{etc}/passwd", passwd)
         shadow = f"{etc}/shadow"
-        if os.path.exists(shadow) and not any(r[0] == m.name for r in _read(shadow)):
+        if os.path.exists(shadow) and not any(r[0] == m.name for r in _entries(_read(shadow))):
             _write(shadow, [*_read(shadow), [m.name, "!", "", "", "", "", "", "", ""]])
     if changed_user or changed_group:
         log.debug(PHASE, f"{m.name} is {m.uid}:{m.gid} (group {group_name})")
@@ -128,7 +145,7 @@ def ensure(m: Account, etc: str = ETC) -> bool:
 
 def run(m: Account) -> None:
     """Map the user if needed, saying once what a non-root user or a read-only /etc prevented."""
-    if m.name == "root" and m.uid == 0 and m.gid == 0:
+    if m.name == "root":
         return
     if os.geteuid() != 0:
         if not _known(m):
@@ -146,4 +163,4 @@ def run(m: Account) -> None:
 
 
 def _known(m: Account) -> bool:
-    return any(len(r) > 3 and r[0] == m.name and r[2] == str(m.uid) for r in _read(f"{ETC}/passwd"))
+    return any(len(r) > 3 and r[0] == m.name and r[2] == str(m.uid) for r in _entries(_read(f"{ETC}/passwd")))

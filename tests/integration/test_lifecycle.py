@@ -44,12 +44,24 @@ def test_failing_init_script_stops_startup_with_its_status(boot, tree: Tree):
     assert any("/etc/ignity/init/20-bad exited 7" in line for line in c.lines)
 
 
-def test_init_script_that_cannot_run_is_a_failure(boot, tree: Tree):
+def test_init_script_that_cannot_run_is_found_before_anything_starts(boot, tree: Tree):
     p = tree.init("10-noexec", "echo hi")
     p.chmod(0o644)
-    c = boot("true")
+    tree.service("svc", "echo svc-started; exec sleep 100")
+    c = boot("echo", "cmd-ran")
+    assert c.wait() == 1
+    assert c.lines[0].startswith("[ignity/check] error: /etc/ignity/init/10-noexec: is not executable — chmod +x")
+    assert "svc-started" not in c.lines and "cmd-ran" not in c.lines
+
+
+def test_init_script_that_cannot_run_at_run_time_gives_126(boot, tree: Tree):
+    # Valid at boot; an earlier init script takes the execute bit off its run-time copy.
+    tree.init("10-break", "chmod -x /run/ignity/init/20-victim")
+    tree.init("20-victim", "echo never")
+    c = boot("echo", "cmd-ran")
     assert c.wait() == 126
-    assert any("/etc/ignity/init/10-noexec: cannot run" in line for line in c.lines)
+    assert any("/etc/ignity/init/20-victim: cannot run: Permission denied" in line for line in c.lines), c.output
+    assert "never" not in c.lines and "cmd-ran" not in c.lines
 
 
 def test_cmd_exit_statuses(boot, tree: Tree):

@@ -145,10 +145,11 @@ def test_malformed_perms_file_stops_and_changes_nothing(boot, tree: Tree):
     tree.init("10-never", "echo init-ran")
     c = boot("true")
     assert c.wait() == 1
-    assert c.lines == [
-        "[ignity/stage1] /etc/ignity/perms/20-bad:1: expected 'PATH UID:GID FMODE DMODE' or "
+    assert c.lines[0].startswith(
+        "[ignity/check] error: /etc/ignity/perms/20-bad:1: expected 'PATH UID:GID FMODE DMODE' or "
         "'PATH RECURSE ACCOUNT FMODE DMODE', got 3 field(s)"
-    ]
+    )
+    assert c.lines[1:] == ["[ignity/stage1] 1 error(s) in /etc/ignity (listed above): nothing started"]
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,8 @@ def test_bad_perms_lines_name_file_and_line(boot, tree: Tree, line: str, message
     _perms(tree, "10-x", f"# comment\n{line}\n")
     c = boot("true")
     assert c.wait() == 1
-    assert c.lines == [f"[ignity/stage1] /etc/ignity/perms/10-x:2: {message}"]
+    assert c.lines[0].startswith(f"[ignity/check] error: /etc/ignity/perms/10-x:2: {message}")
+    assert c.lines[1:] == ["[ignity/stage1] 1 error(s) in /etc/ignity (listed above): nothing started"]
 
 
 def test_skip_perms(boot, tree: Tree):

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from ignity import config, envfile, log, paths, prepare, runtime, tools, usermap
+from ignity import check, config, envfile, log, paths, prepare, runtime, tools, usermap
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -21,9 +21,12 @@ if TYPE_CHECKING:
 
 PHASE = "stage1"
 
-# Blocked (not ignored) until s6-svscan runs: a SIGTERM that arrives during
-# setup stays pending across exec and s6-svscan acts on it at once.
+# Blocked (not ignored) until s6-svscan runs, so that they are not lost: a
+# namespace's PID 1 drops signals it has no handler for. s6-svscan does not act
+# on a signal already pending when it starts, so a stop asked for during setup
+# is handed to stage 2 as a file (STOP_REQUESTED), which stops at once.
 HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
 
 READY_FD = 3
 
@@ -54,6 +57,8 @@ def main() -> NoReturn:
         settings = config.from_env(env)
         log.set_verbosity(settings.verbosity)
         account = usermap.from_env(env)
+        check.at_boot(os.environ, skip_perms=bool(settings.skip_perms))
+        log.debug(PHASE, "/etc/ignity checked")
         log.debug(PHASE, "environment and settings read")
         tools.check_all()
         log.debug(PHASE, "s6 and execline found")
@@ -81,6 +86,9 @@ def main() -> NoReturn:
         os.close(ready_w)
     else:
         os.set_inheritable(READY_FD, True)
+    if signal.sigpending() & STOP_SIGNALS:
+        log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
+        open(paths.STOP_REQUESTED, "w").close()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:

@@ -8,6 +8,7 @@ Any failure records a status and asks s6-svscan to enter stage 3.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -28,6 +29,8 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
     try:
         _wait_for_svscan(ready_fd)
         _copy_dirs()
+        if os.path.exists(paths.STOP_REQUESTED):
+            _stop(None)
         mapped = owner != (0, 0) and os.geteuid() == 0
         skipped = envdir.write(merged, owner=owner if mapped else None)
         for name in skipped:
@@ -46,7 +49,16 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
         log.error(PHASE, str(e))
         _stop(e.status)
     except OSError as e:
-        log.error(PHASE, f"{e.filename or ''}: {e.strerror}" if e.filename else str(e))
+        where = f"{e.filename}: " if e.filename else ""
+        log.error(PHASE, f"{where}{e.strerror or e}")
+        if e.errno == errno.ENOSPC:
+            # Make room for the exit status: the environment is not needed any more.
+            import shutil
+
+            shutil.rmtree(paths.ENVS, ignore_errors=True)
+        _stop(1)
+    except Exception as e:  # a bug of ours: still one line, and the container still stops
+        log.error(PHASE, f"internal error, please report: {e!r}")
         _stop(1)
     os._exit(0)
 
@@ -98,7 +110,7 @@ def _run_init_scripts() -> int | None:
     return None
 
 
-def _stop(code: int) -> NoReturn:
+def _stop(code: int | None) -> NoReturn:
     """Record a failed start-up and have s6-svscan run stage 3 at once.
 
     When stage 3 is already running (a SIGTERM during start-up), a script it
@@ -106,13 +118,17 @@ def _stop(code: int) -> NoReturn:
     """
     if os.path.exists(paths.STOPPING):
         os._exit(0)
-    status.record(paths.INIT_STATUS, code)
+    if code is not None:
+        try:
+            status.record(paths.INIT_STATUS, code)
+        except OSError as e:
+            log.error(PHASE, f"cannot record the exit status {code}: {e.strerror}")
     try:
         svscanctl = tools.find("s6-svscanctl")
         os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
     except (OSError, IgnityError) as e:
         log.error(PHASE, f"cannot stop the container: {e}")
-    os._exit(code)
+    os._exit(code or 0)
 
 
 # The waiter ignores, by blocking them, the signals a terminal or stage 3 sends to
