@@ -1,9 +1,9 @@
 #!/bin/sh
 # The demo's CMD: runs once every service is ready, shows their state, exits 3.
-echo "CMD: started; the services as s6 sees them:"
-for s in /run/ignity/services-state/*; do
-  printf '  %-6s %s\n' "$(basename "$s")" "$(s6-svstat "$s")"
-done
+echo "CMD: started; \`ignity status\` says:"
+ignity status > /tmp/status; rc=$?
+sed 's/^/  /' /tmp/status
+echo "  (exit status $rc: every service is up, and ready where it says so)"
 echo "CMD: what stays resident (no Python):"
 for p in /proc/[0-9]*; do
   [ "$p" = /proc/$$ ] && continue
