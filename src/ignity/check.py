@@ -23,7 +23,7 @@ from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 ERROR = "error"
 WARNING = "warning"
@@ -268,28 +268,32 @@ class _Checker:
                 f"did you mean {close[0]}?" if close else "move it where it belongs, or remove it",
             )
 
-    # --- env files and IGNITY_* ------------------------------------------------
-
-    def env_files(self) -> None:
-        """Every line of every env file (all bad lines, not only the first), then its IGNITY_* names."""
-        directory = f"{paths.ETC}/envs"
+    def data_files(self, sub: str, kind: str) -> Iterator[tuple[str, bytes]]:
+        """(path as shown, contents) of each readable regular file of /etc/ignity/SUB; the rest reported."""
+        directory = f"{paths.ETC}/{sub}"
         for name in self.listdir(directory):
             if name.startswith("."):
                 continue
             path, shown = f"{directory}/{name}", f"{directory}/{_show(name)}"
             st = self.stat(path)
             if isinstance(st, str):
-                self.error(shown, None, st, "remove it, or make it an env file")
+                self.error(shown, None, st, f"remove it, or make it {kind}")
                 continue
             if stat.S_ISDIR(st.st_mode):
-                self.error(shown, None, "is a directory, expected an env file", "move its files up into envs/")
+                self.error(shown, None, f"is a directory, expected {kind}", f"move its files up into {sub}/")
                 continue
             if not stat.S_ISREG(st.st_mode):  # a fifo would hang the read (and the boot)
-                self.error(shown, None, "is not a regular file", "make it an env file, or remove it")
+                self.error(shown, None, "is not a regular file", f"make it {kind}, or remove it")
                 continue
             data = self.read(path, 1 << 30)
-            if data is None:
-                continue
+            if data is not None:
+                yield shown, data
+
+    # --- env files and IGNITY_* ------------------------------------------------
+
+    def env_files(self) -> None:
+        """Every line of every env file (all bad lines, not only the first), then its IGNITY_* names."""
+        for shown, data in self.data_files("envs", "an env file"):
             for number, line in enumerate(data.split(b"\n"), start=1):
                 try:
                     parsed = envfile.parse(line, shown)
@@ -409,24 +413,7 @@ class _Checker:
         return " ".join(fields)
 
     def perms_files(self) -> None:
-        directory = f"{paths.ETC}/perms"
-        for name in self.listdir(directory):
-            if name.startswith("."):
-                continue
-            path, shown = f"{directory}/{name}", f"{directory}/{_show(name)}"
-            st = self.stat(path)
-            if isinstance(st, str):
-                self.error(shown, None, st, "remove it, or make it a perms file")
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                self.error(shown, None, "is a directory, expected a perms file", "move its files up into perms/")
-                continue
-            if not stat.S_ISREG(st.st_mode):  # a fifo would hang the read (and the boot)
-                self.error(shown, None, "is not a regular file", "make it a perms file, or remove it")
-                continue
-            data = self.read(path, 1 << 30)
-            if data is None:
-                continue
+        for shown, data in self.data_files("perms", "a perms file"):
             text = data.decode("utf-8", "surrogateescape")
             for number, raw in enumerate(text.split("\n"), start=1):
                 line = raw.strip()
