@@ -235,3 +235,18 @@ def test_fix_perms_reports_the_bad_line(boot, tree: Tree):
     c = boot("sh", "-c", "printf '# c\\n/tmp/x 1:1 0600\\n' | fix-perms")
     assert c.wait() == 1
     assert any(line.startswith("[ignity/fix-perms] stdin:2: expected") for line in c.lines)
+
+
+def test_user_mapping_works_without_shadow_utils(boot, tree: Tree):
+    # An image without useradd/groupadd (busybox-like): Ignity writes /etc/passwd and /etc/group itself.
+    built = boot.image.derive("rm -f /usr/sbin/useradd /usr/sbin/groupadd /usr/sbin/adduser /usr/sbin/addgroup")
+    c = Container(built, tree.root, ["sh", "-c", "command -v useradd || echo no-useradd; getent passwd app; "
+                                     "ls /etc | grep -c ignity- || true"],
+                  env={"USER": "app", "USERMAP_UID": "4321", "USERMAP_GID": "4321"})  # fmt: skip
+    try:
+        assert c.wait() == 0
+    finally:
+        c.cleanup()
+    assert "no-useradd" in c.lines
+    assert "app:x:4321:4321::/nonexistent:/bin/false" in c.lines
+    assert "0" in c.lines  # no temporary file left in /etc
