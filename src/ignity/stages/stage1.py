@@ -52,25 +52,39 @@ def main() -> NoReturn:
     signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     cmd = sys.argv[1:]
     try:
-        merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-        env = _text_env(merged)
-        settings = config.from_env(env)
-        log.set_verbosity(settings.verbosity)
-        account = usermap.from_env(env)
-        check.at_boot(os.environ, skip_perms=bool(settings.skip_perms))
-        log.debug(PHASE, "/etc/ignity checked")
-        log.debug(PHASE, "environment and settings read")
-        tools.check_all()
-        log.debug(PHASE, "s6 and execline found")
-        if not settings.skip_perms:
-            prepare.run(env)
-        runtime.recreate(settings, account.uid, account.gid)
-        log.debug(PHASE, f"{paths.RUN} laid out")
-        svscan = tools.find("s6-svscan")
+        merged, settings, account = _setup()
     except IgnityError as e:
         log.die(PHASE, str(e), e.status)
+    except Exception as e:  # a bug of ours: one line all the same, and nothing started
+        log.die(PHASE, f"internal error, please report: {e!r}")
     log.debug(PHASE, f"starting s6-svscan; CMD: {cmd if cmd else 'none'}")
+    _become_svscan(cmd, merged, settings, account)
 
+
+def _setup() -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
+    """Read and check everything, map the user, fix permissions, lay out /run/ignity."""
+    merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+    env = _text_env(merged)
+    settings = config.from_env(env)
+    log.set_verbosity(settings.verbosity)
+    account = usermap.from_env(env)
+    log.debug(PHASE, "environment and settings read")
+    check.at_boot(os.environ, skip_perms=bool(settings.skip_perms))
+    log.debug(PHASE, f"{paths.ETC} checked")
+    tools.check_all()
+    log.debug(PHASE, "s6 and execline found")
+    if not settings.skip_perms:
+        prepare.run(env)
+    runtime.recreate(settings, account.uid, account.gid)
+    log.debug(PHASE, f"{paths.RUN} laid out")
+    return merged, settings, account
+
+
+def _become_svscan(
+    cmd: list[str], merged: dict[bytes, bytes], settings: config.Config, account: usermap.Account
+) -> NoReturn:
+    """Fork stage 2, then exec s6-svscan, which tells stage 2 on READY_FD when it takes commands."""
+    svscan = tools.find("s6-svscan")
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -79,16 +93,19 @@ def main() -> NoReturn:
 
         stage2.main(ready_r, cmd, merged, settings, (account.uid, account.gid))
     os.close(ready_r)
-    with open(paths.STAGE2_PID, "w") as f:
-        f.write(f"{pid}\n")
     if ready_w != READY_FD:
         os.dup2(ready_w, READY_FD)
         os.close(ready_w)
     else:
         os.set_inheritable(READY_FD, True)
-    if signal.sigpending() & STOP_SIGNALS:
-        log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
-        open(paths.STOP_REQUESTED, "w").close()
+    try:
+        with open(paths.STAGE2_PID, "w") as f:
+            f.write(f"{pid}\n")
+        if signal.sigpending() & STOP_SIGNALS:
+            log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
+            open(paths.STOP_REQUESTED, "w").close()
+    except OSError as e:
+        log.error(PHASE, f"{e.filename}: {e.strerror}")  # stage 2 finds the same trouble and stops
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
