@@ -123,7 +123,7 @@ class Container:
             envfile = str(self.workdir / "raw-env")
             Path(envfile).write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in raw_env.items()))
         argv = [
-            "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private",
+            "unshare", "--fork", "--kill-child", "--pid", "--mount", "--mount-proc", "--propagation", "private",
             "bash", "-c", BOOT, "boot",
             str(scratch), str(image.root), image.lower, str(etc), str(self.out),
             "1" if readonly else "0", user, run_tmpfs or "none", envfile, init,
@@ -227,8 +227,7 @@ class Container:
         finally:
             os.close(pidfd)
         if not ready:
-            self.proc.kill()
-            self.proc.wait()
+            self.cleanup(keep_out=True)
             raise AssertionError(f"container still running after {timeout} s; output:\n{self.output}")
         code = self.proc.wait()
         self._thread.join(5)
@@ -247,6 +246,12 @@ class Container:
 
     def cleanup(self, keep_out: bool = False) -> None:
         if self.proc.poll() is None:
+            # SIGKILL to the namespace's PID 1 ends the whole container (unshare's
+            # --kill-child does the same, but not across a change of user).
+            try:
+                os.kill(self.pid1(), signal.SIGKILL)
+            except (AssertionError, OSError):
+                pass
             self.proc.kill()
             self.proc.wait()
         if keep_out:
