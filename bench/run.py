@@ -172,7 +172,7 @@ def memory(b: Bench, kind: str, services: int, with_cmd: bool) -> dict[str, floa
     for pid in namespace_processes(c.pid1()):
         try:
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            if comm == "sleep":
+            if comm in ("sleep", "run"):  # a service, or its run script about to exec sleep
                 continue
             fields = dict(
                 (line.split(":")[0], int(line.split()[1]))
