@@ -1,0 +1,56 @@
+# Ignity's build targets. `make package` writes into dist/:
+#   ignity-VERSION-py3-none-any.whl   for images with pip
+#   ignity-VERSION.tar.gz             the sdist
+#   ignity-VERSION-seed.tar.gz        for images with python3 and no pip: extract at /
+#                                     (ADD it in a Dockerfile), then `python3 -m ignity install`
+# The seed archive holds only usr/lib/python3/dist-packages/ignity/ (no entries
+# for its parent directories, so extracting it never changes /usr's own modes),
+# owned by root, dated the last commit: the same commit gives the same bytes.
+
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/ignity/__init__.py)
+SOURCES := $(shell find src/ignity -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort)
+PYTHON  ?= .venv/bin/python
+# Debian and Ubuntu's python3 search this directory, whatever their minor version.
+SEED_PY := usr/lib/python3/dist-packages
+SEED    := dist/ignity-$(VERSION)-seed.tar.gz
+WHEEL   := dist/ignity-$(VERSION)-py3-none-any.whl
+SDIST   := dist/ignity-$(VERSION).tar.gz
+EPOCH   := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: package seed wheel sdist test e2e clean
+.DELETE_ON_ERROR:
+
+package: $(WHEEL) $(SDIST) $(SEED)
+	@ls -l $^
+
+seed: $(SEED)
+
+wheel: $(WHEEL)
+
+sdist: $(SDIST)
+
+$(SEED): $(SOURCES) Makefile
+	@mkdir -p dist
+	rm -rf build/seed
+	cd src && for f in $(SOURCES:src/%=%); do install -D -m 0644 "$$f" "../build/seed/$(SEED_PY)/$$f"; done
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(EPOCH) --mode=u=rwX,go=rX \
+	    -C build/seed -cf - $(SEED_PY)/ignity | gzip -9n >$@
+
+# python -m build makes the sdist, then the wheel from it (what an installer would see).
+$(WHEEL) $(SDIST) &: $(SOURCES) pyproject.toml README.md | $(PYTHON)
+	@mkdir -p build
+	@$(PYTHON) -c 'import build' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check build
+	$(PYTHON) -m build --outdir dist . >build/python-build.log 2>&1 || { tail -30 build/python-build.log; exit 1; }
+
+# The venv with the dev tools (requirements-dev.txt has build).
+$(PYTHON):
+	scripts/setup
+
+test:
+	scripts/test
+
+e2e:
+	scripts/setup && .venv/bin/pytest tests/e2e
+
+clean:
+	rm -rf build dist

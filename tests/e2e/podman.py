@@ -1,0 +1,270 @@
+"""Rootful Podman for the e2e suite, configured by scripts/podman.
+
+Everything goes through the `podman` command line, as a user would type it:
+the point of the suite is Ignity in a real engine, so nothing reaches around
+the engine. Containers run attached (`podman run` in the foreground, output
+streamed), so a test waits for what the container prints (an event) and gets
+its exit status the way a user does: as podman's own exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Options every `podman run` of the suite gets: no network (half the cost of a
+# run, and nothing here needs one), never a registry (there is none to reach:
+# a missing image must fail at once, not after three retries), a label to find
+# leftovers by.
+RUN_DEFAULTS = ("--network", "none", "--pull", "never", "--label", "ignity-e2e=1")
+
+
+class PodmanError(AssertionError):
+    """A podman command failed; the message carries its output."""
+
+
+class Podman:
+    """The podman command with our containers.conf and storage.conf."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self._serial = 0
+
+    @classmethod
+    def configure(cls) -> Podman:
+        """Install and configure Podman (scripts/podman) and check that it runs containers.
+
+        scripts/podman prints `export NAME=VALUE` lines; the values are taken
+        as they are (paths under the test cache, no spaces).
+        """
+        done = subprocess.run([str(REPO / "scripts" / "podman")], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise PodmanError(f"scripts/podman failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        env = dict(os.environ)
+        for line in done.stdout.splitlines():
+            if line.startswith("export ") and "=" in line:
+                name, value = line[len("export ") :].split("=", 1)
+                env[name] = value
+        if "CONTAINERS_CONF" not in env or "CONTAINERS_STORAGE_CONF" not in env:
+            raise PodmanError(f"scripts/podman printed no CONTAINERS_CONF/CONTAINERS_STORAGE_CONF:\n{done.stdout}")
+        podman = cls(env)
+        runtime = podman("info", "--format", "{{.Host.OCIRuntime.Name}}").stdout.strip()
+        if runtime != "runc":  # our containers.conf was not read: crun fails on these hosts
+            raise PodmanError(f"podman uses the OCI runtime {runtime!r}, not runc: is CONTAINERS_CONF ignored?")
+        return podman
+
+    def unique(self, prefix: str) -> str:
+        """A name no other container or image of this or another session has."""
+        self._serial += 1
+        return f"{prefix}-{os.getpid()}-{self._serial}"
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            done = subprocess.run(
+                ["podman", *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
+            )
+        except subprocess.TimeoutExpired as e:
+            raise PodmanError(f"podman {' '.join(args)}: still running after {timeout} s") from e
+        if check and done.returncode != 0:
+            raise PodmanError(f"podman {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done
+
+    def exists(self, kind: str, name: str) -> bool:
+        """`podman KIND exists NAME`: 0 yes, 1 no, anything else is an error."""
+        done = self(kind, "exists", name, check=False)
+        if done.returncode not in (0, 1):
+            raise PodmanError(f"podman {kind} exists {name} exited {done.returncode}: {done.stderr}")
+        return done.returncode == 0
+
+    def build(
+        self,
+        tag: str,
+        containerfile: Path,
+        context: Path,
+        build_args: Mapping[str, str] | None = None,
+        volumes: Iterable[str] = (),
+    ) -> str:
+        """`podman build`, without network (nothing is fetched); returns the tag."""
+        args = ["build", "--network", "none", "--pull=never", "-q", "-f", str(containerfile), "-t", tag]
+        for name, value in (build_args or {}).items():
+            args += ["--build-arg", f"{name}={value}"]
+        for volume in volumes:
+            args += ["-v", volume]
+        self(*args, str(context), timeout=300)
+        return tag
+
+    def start(
+        self,
+        image: str,
+        cmd: Sequence[str] = (),
+        options: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        tty: bool = False,
+    ) -> Attached:
+        """`podman run --rm` in the foreground: the container's output is followed as it comes."""
+        name = name or self.unique("ignity-e2e")
+        argv = ["podman", "run", "--rm", "--name", name, *RUN_DEFAULTS, *options, image, *cmd]
+        return Attached(self, name, argv, tty=tty)
+
+    def follow_logs(self, container: str) -> Attached:
+        """`podman logs -f`: the output of a container this suite did not start in the foreground."""
+        return Attached(self, container, ["podman", "logs", "-f", container], tty=False)
+
+
+class Attached:
+    """A podman process in the foreground, its output (stdout and stderr together) collected line by line.
+
+    With tty=True the process gets a pseudo-terminal as stdin, stdout and
+    stderr, as `podman run -it` gets a user's terminal; write() types into it.
+    """
+
+    def __init__(self, podman: Podman, name: str, argv: Sequence[str], *, tty: bool) -> None:
+        self.podman = podman
+        self.name = name
+        self.argv = list(argv)
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._master = -1
+        self.started = time.monotonic()
+        if tty:
+            import pty
+
+            self._master, slave = pty.openpty()
+            self.proc = subprocess.Popen(
+                self.argv, stdin=slave, stdout=slave, stderr=slave, env=podman.env, start_new_session=True
+            )
+            os.close(slave)
+            stream = os.fdopen(self._master, "rb", buffering=0)
+        else:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=podman.env
+            )
+            assert self.proc.stdout is not None
+            stream = self.proc.stdout  # type: ignore[assignment]
+        self._thread = threading.Thread(target=self._collect, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _collect(self, stream: object) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk: bytes = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)  # type: ignore[attr-defined]
+            except OSError:  # the pty's other side closed (EIO)
+                chunk = b""
+            if not chunk:
+                break
+            buf += chunk
+            *complete, buf = buf.split(b"\n")
+            with self._cond:
+                self._lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
+                self._cond.notify_all()
+        with self._cond:
+            if buf:
+                self._lines.append(buf.decode("utf-8", "replace").rstrip("\r"))
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def lines(self) -> list[str]:
+        with self._cond:
+            return list(self._lines)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 30) -> float:
+        """Block until a line containing `text` is printed (`timeout`: a hang guard); seconds since start."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(text in line for line in self._lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    why = "the output ended" if self._closed else f"not within {timeout} s"
+                    raise AssertionError(f"{text!r} never printed ({why}); output:\n" + "\n".join(self._lines))
+                self._cond.wait(remaining)
+        return time.monotonic() - self.started
+
+    def write(self, data: bytes) -> None:
+        """Type into the terminal (tty=True only)."""
+        assert self._master >= 0, "not started with a terminal"
+        os.write(self._master, data)
+
+    def wait(self, timeout: float = 60) -> int:
+        """The process's exit status: for `podman run`, the container's (hang guard: `timeout`).
+
+        Waits on a pidfd, not Popen.wait(timeout), which polls with sleeps
+        that would blur the timings taken here.
+        """
+        pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            ready = select.select([pidfd], [], [], timeout)[0]
+        finally:
+            os.close(pidfd)
+        if not ready:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.argv[:3]} still running after {timeout} s; output:\n{self.output}")
+        code = self.proc.wait()
+        self._thread.join(10)
+        return code
+
+    # -- what a user does to a running container ----------------------------
+    def exec(self, *cmd: str, options: Sequence[str] = (), check: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.podman("exec", *options, self.name, *cmd, check=check)
+
+    def stop(self, grace: int = 10) -> float:
+        """`podman stop -t GRACE`: SIGTERM, SIGKILL past GRACE s. Returns how long the command took."""
+        start = time.monotonic()
+        self.podman("stop", "-t", str(grace), self.name, timeout=grace + 30)
+        return time.monotonic() - start
+
+    def kill(self, signal: str) -> None:
+        self.podman("kill", "-s", signal, self.name)
+
+    def container_id(self) -> str:
+        return self.podman("inspect", "--format", "{{.Id}}", self.name).stdout.strip()
+
+    def cleanup(self) -> None:
+        """Remove the container if the test left it running, and end the podman process."""
+        if self.proc.poll() is None:
+            self.podman("rm", "-f", "-t", "0", self.name, check=False)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._master >= 0:
+            self._thread.join(5)
+
+
+def host_processes_with(text: str) -> list[str]:
+    """Command lines of the host's processes that contain `text` (a container's
+    processes are host processes too, seen through /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:  # gone meanwhile
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline.strip()}")
+    return found
+
+
+def host_mounts_with(text: str) -> list[str]:
+    """Lines of the host's mount table that mention `text` (e.g. a container id)."""
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if text in line]
