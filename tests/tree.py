@@ -37,3 +37,14 @@ class Tree:
             mode = 0o755 if fname == "finish" else 0o644
             self._write(d / fname, content, mode)
         return d
+
+
+def wait_up(*services: str, timeout_ms: int = 10000) -> str:
+    """Shell: until SERVICES are up. s6-svwait needs a running s6-supervise to
+    subscribe to, and the CMD may start before s6-svscan has spawned them (without
+    IGNITY_CMD_WAIT_FOR_SERVICES): a bounded s6-svok poll first (hang guard 10 s)."""
+    dirs = " ".join(f"/run/ignity/services-state/{s}" for s in services)
+    return (
+        f"for d in {dirs}; do for i in $(seq 1000); do s6-svok $d && break; sleep 0.01; done; done; "
+        f"s6-svwait -u -t {timeout_ms} {dirs}"
+    )

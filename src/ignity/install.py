@@ -55,6 +55,8 @@ def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin")
         os.replace(tmp, full)
         written.append(path)
 
+    if not root:
+        _compile(here)
     put("/init", runtime.python_script("ignity.stages.stage1", python, parent))
     put(f"{bindir}/with-env", with_env_script(root))
     if bindir != "/usr/bin":
@@ -65,6 +67,17 @@ def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin")
     for sub in ("envs", "perms", "init", "finalize", "services"):
         os.makedirs(f"{root}{paths.ETC}/{sub}", exist_ok=True)
     return written
+
+
+def _compile(package_parent: str) -> None:
+    """Byte-compile Ignity where it is installed: a container that cannot write
+    there (non-root, read-only root) would otherwise compile it at every start."""
+    import compileall
+
+    try:
+        compileall.compile_dir(f"{package_parent}/ignity", quiet=1)
+    except OSError:
+        pass
 
 
 def main(root: str, python: str | None) -> int:

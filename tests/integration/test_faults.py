@@ -6,7 +6,7 @@ import signal
 import time
 
 from tests.harness import Container
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 STUBBORN = "trap '' TERM INT; echo {name}-up; while :; do sleep 0.05; done"
 
@@ -19,7 +19,7 @@ def test_crash_looping_service_is_throttled_and_harmless(boot, tree: Tree):
     tree.service("steady", "echo steady-up; exec sleep 1000")
     # The CMD watches for 30 s: the steady service keeps its pid, the crasher restarts about once a second.
     script = (
-        "s6-svwait -u -t 5000 /run/ignity/services-state/steady; "
+        wait_up("steady", timeout_ms=5000) + "; "
         "pid0=$(s6-svstat -o pid /run/ignity/services-state/steady); "
         f"s6-svwait -t 5000 -d /run/ignity/services-state/crasher; sleep {CRASH_LOOP_SECONDS}; "
         "pid1=$(s6-svstat -o pid /run/ignity/services-state/steady); "
@@ -46,7 +46,7 @@ def test_two_thousand_orphaned_zombies_from_cmd_and_service_are_reaped(boot, tre
     spawn = "sh -c 'for i in $(seq 1000); do (exit 0) & done; exit 0'"
     tree.service("spawner", f"{spawn}; echo spawner-done; exec sleep 1000")
     script = (
-        f"{spawn}; s6-svwait -u -t 5000 /run/ignity/services-state/spawner; t0=$(date +%s%N); "
+        f"{spawn}; " + wait_up("spawner", timeout_ms=5000) + "; t0=$(date +%s%N); "
         "for i in $(seq 200); do "
         "n=$(grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l); "
         '[ "$n" = 0 ] && break; sleep 0.005; done; '

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import signal
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 WITH_ENV = "#!/usr/bin/with-env sh"
+
+
+def supervised(service: str) -> str:
+    """Shell: until s6-supervise runs on SERVICE (a bounded poll, hang guard 10 s).
+
+    A `down` service sends no event to wait for: s6-svok is the only way to know
+    s6-svscan has started its supervisor.
+    """
+    return f"for i in $(seq 1000); do s6-svok /run/ignity/services-state/{service} && break; sleep 0.01; done; "
 
 
 def test_env_files_load_in_order_and_container_env_wins(boot, tree: Tree):
@@ -97,10 +106,14 @@ def test_down_service_stays_down_until_started(boot, tree: Tree):
     tree.service("lazy", "echo lazy-started; exec sleep 100", down="")
     tree.service("eager", "echo eager-started; exec sleep 100")
     script = (
-        "s6-svwait -u -t 10000 /run/ignity/services-state/eager; "
-        "s6-svstat -o up /run/ignity/services-state/lazy; "
+        supervised("eager")
+        + wait_up("eager", timeout_ms=10000)
+        + "; "
+        + supervised("lazy")
+        + "s6-svstat -o up /run/ignity/services-state/lazy; "
         "rm /run/ignity/services-state/lazy/down; s6-svc -u /run/ignity/services-state/lazy; "
-        "s6-svwait -u -t 10000 /run/ignity/services-state/lazy && s6-svstat -o up /run/ignity/services-state/lazy"
+        + wait_up("lazy", timeout_ms=10000)
+        + " && s6-svstat -o up /run/ignity/services-state/lazy"
     )
     c = boot("sh", "-c", script)
     assert c.wait() == 0
@@ -112,7 +125,7 @@ def test_down_service_stays_down_until_started(boot, tree: Tree):
 def test_init_script_can_mark_a_service_down(boot, tree: Tree):
     tree.init("10-disable", "touch /run/ignity/services/optional/down")
     tree.service("optional", "echo optional-started; exec sleep 100")
-    c = boot("sh", "-c", "s6-svstat -o up /run/ignity/services-state/optional")
+    c = boot("sh", "-c", supervised("optional") + "s6-svstat -o up /run/ignity/services-state/optional")
     assert c.wait() == 0
     assert "false" in c.lines
     assert "optional-started" not in c.lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import signal
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 PREFIX = re.compile(r"^\[ignity/[a-z0-9-]+\] ")
 
@@ -19,7 +19,7 @@ def test_every_ignity_line_has_the_prefix_at_debug_level(boot, tree: Tree):
     tree.init("10-init", "echo init-out")
     tree.service("svc", "echo svc-out; exec sleep 100")
     tree.finalize("10-fin", "echo fin-out")
-    c = boot("sh", "-c", "s6-svwait -u -t 5000 /run/ignity/services-state/svc; echo cmd-out",
+    c = boot("sh", "-c", wait_up('svc', timeout_ms=5000) + "; echo cmd-out",
              env={"IGNITY_VERBOSITY": "2"})  # fmt: skip
     assert c.wait() == 0
     ours = _ours(c.lines)
@@ -56,10 +56,7 @@ def test_verbosity_0_prints_errors_only(boot, tree: Tree):
 
 def test_ignity_messages_go_to_stderr_and_service_output_is_untouched(boot, tree: Tree):
     tree.service("talker", "printf 'raw\\tbytes \\033[1mbold\\033[0m\\n'; echo to-stderr >&2; exec sleep 100")
-    script = (
-        "exec 3>&1; s6-svwait -u -t 5000 /run/ignity/services-state/talker; "
-        "ignity halt 9 2>/out/halt.err 1>/out/halt.out"
-    )
+    script = "exec 3>&1; " + wait_up("talker", timeout_ms=5000) + "; ignity halt 9 2>/out/halt.err 1>/out/halt.out"
     c = boot("sh", "-c", script)
     assert c.wait() == 9
     assert "raw\tbytes \x1b[1mbold\x1b[0m" in c.lines and "to-stderr" in c.lines

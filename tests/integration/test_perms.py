@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from tests.harness import Container, Image
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 
 def _perms(tree: Tree, name: str, text: str) -> None:
@@ -186,7 +186,7 @@ def test_image_prepared_with_preboot_runs_as_non_root(boot, tree: Tree):
     tree.finalize("10-fin", "echo finalize-as-$(id -u)")
     # RUN mkdir -p /srv/app && preboot   (in the Dockerfile), then USER 1000:1000
     built = boot.image.derive("mkdir -p /srv/app/data && touch /srv/app/data/f && preboot", etc=tree.root)
-    c = Container(built, tree.root, ["sh", "-c", "s6-svwait -u -t 5000 /run/ignity/services-state/svc; "
+    c = Container(built, tree.root, ["sh", "-c", wait_up('svc', timeout_ms=5000) + "; "
                                      "cat /srv/app/written-by-init; exit 7"],
                   user="1000:1000", run_tmpfs="mode=1777")  # fmt: skip
     try:

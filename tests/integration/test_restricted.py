@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 
 def _full_tree(tree: Tree) -> None:
@@ -18,7 +18,7 @@ def _full_tree(tree: Tree) -> None:
 def test_read_only_root_with_only_run_ignity_writable(boot, tree: Tree):
     _full_tree(tree)
     c = boot("sh", "-c", "touch /etc/probe 2>/dev/null && echo root-writable; "
-             "s6-svwait -u -t 5000 /run/ignity/services-state/svc; exit 4", readonly=True)  # fmt: skip
+             + wait_up('svc', timeout_ms=5000) + "; exit 4", readonly=True)  # fmt: skip
     assert c.wait() == 4
     lines = c.lines
     assert "root-writable" not in lines
@@ -27,7 +27,7 @@ def test_read_only_root_with_only_run_ignity_writable(boot, tree: Tree):
 
 def test_non_root_user_runs_the_whole_lifecycle(boot, tree: Tree):
     _full_tree(tree)
-    c = boot("sh", "-c", "s6-svwait -u -t 5000 /run/ignity/services-state/svc; echo cmd-as-$(id -u); exit 5",
+    c = boot("sh", "-c", wait_up('svc', timeout_ms=5000) + "; echo cmd-as-$(id -u); exit 5",
              user="1000:1000", run_tmpfs="mode=1777")  # fmt: skip
     assert c.wait() == 5
     lines = c.lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 FAST = {"IGNITY_SERVICES_GRACETIME": "5000", "IGNITY_KILL_GRACETIME": "3000", "IGNITY_KILL_FINALIZE_MAXTIME": "5000"}
 
@@ -100,7 +100,7 @@ def test_orphaned_zombies_are_reaped(boot, tree: Tree):
     spawn = "sh -c 'for i in $(seq 200); do (exit 0) & done; exit 0'"
     tree.service("spawner", f"{spawn}; echo spawner-done; exec sleep 100")
     script = (
-        f"{spawn}; s6-svwait -u -t 5000 /run/ignity/services-state/spawner; "
+        f"{spawn}; " + wait_up("spawner", timeout_ms=5000) + "; "
         "for i in $(seq 100); do "
         "n=$(grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l); "
         '[ "$n" = 0 ] && break; sleep 0.01; done; echo zombies=$n'

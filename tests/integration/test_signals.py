@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 STOP = [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGABRT]
 RESCAN = [signal.SIGHUP, signal.SIGALRM]
@@ -24,7 +24,7 @@ NO_EFFECT = [
 def test_stop_signals_run_stage3(boot, tree: Tree, sig: int):
     tree.service("svc", "exec sleep 1000")
     tree.finalize("10-fin", "echo finalize-ran")
-    c = boot("sh", "-c", "s6-svwait -u -t 5000 /run/ignity/services-state/svc; echo ready; exec sleep 1000")
+    c = boot("sh", "-c", wait_up("svc", timeout_ms=5000) + "; echo ready; exec sleep 1000")
     c.wait_for("ready")
     sent = c.kill(sig)
     assert c.wait(timeout=20) == 128 + signal.SIGTERM  # the CMD, terminated by stage 3
@@ -54,7 +54,8 @@ def test_rescan_signals_pick_up_new_services(boot, tree: Tree, sig: int):
         "&& chmod +x /run/ignity/extra/run && ln -s /run/ignity/extra /run/ignity/services-state/extra && "
         "echo added; s6-svwait -u -t 10000 /run/ignity/services-state/extra 2>/dev/null || "
         "{ for i in $(seq 1000); do s6-svok /run/ignity/services-state/extra && break; sleep 0.01; done; "
-        "s6-svwait -u -t 10000 /run/ignity/services-state/extra; }; echo extra-seen"
+        + wait_up("extra", timeout_ms=10000)
+        + "; }; echo extra-seen"
     )
     c = boot("sh", "-c", script)
     c.wait_for("added")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_no_python_stays_resident(boot, tree: Tree):
         "open(f'/proc/{p}/cmdline','rb').read().replace(b'\\0', b' ').decode().strip())\n"
         "        except OSError: pass\n"
     )
-    c = boot("sh", "-c", f"s6-svwait -u -t 5000 /run/ignity/services-state/a /run/ignity/services-state/b; "
+    c = boot("sh", "-c", wait_up('a', 'b', timeout_ms=5000) + "; "
              f"exec python3 -c \"{lister}\"",
              env={"IGNITY_CMD_WAIT_FOR_SERVICES": "1"})  # fmt: skip
     assert c.wait() == 0

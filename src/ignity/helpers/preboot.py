@@ -19,11 +19,24 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 
+def _own_run_dir(uid: int, gid: int) -> None:
+    """/run/ignity in the image, owned by the mapped user: a container started as
+    that user can then lay it out even when no tmpfs is mounted there."""
+    if os.geteuid() != 0 or (uid, gid) == (0, 0):
+        return
+    try:
+        os.makedirs(paths.RUN, mode=0o755, exist_ok=True)
+        os.chown(paths.RUN, uid, gid)
+    except OSError as e:
+        log.info("preboot", f"{paths.RUN}: cannot hand it to {uid}:{gid} ({e.strerror})")
+
+
 def main() -> NoReturn:
     argv = sys.argv[1:]
     try:
         merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-        prepare.run(_text_env(merged))
+        account = prepare.run(_text_env(merged))
+        _own_run_dir(account.uid, account.gid)
     except IgnityError as e:
         log.die("preboot", str(e), e.status)
     if not argv:
