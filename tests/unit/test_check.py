@@ -819,3 +819,34 @@ def test_at_boot_skip_perms(image: Image, boot_on: BootOn, capfd: pytest.Capture
     assert f"error: {ETC}/perms/20-app:1: " in capfd.readouterr().err
     check.at_boot({}, skip_perms=True)  # the boot does not read them
     assert capfd.readouterr().err == ""
+
+
+# --- property: s6's number files --------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NUMBER_FILES = {"notification-fd": (3, 2**32 - 1), "timeout-kill": (0, 2**32 - 1), "max-death-tally": (0, 4096)}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(_NUMBER_FILES)),
+    st.one_of(
+        st.binary(max_size=24),
+        st.integers(min_value=0, max_value=2**33).map(lambda n: str(n).encode()),
+        st.integers(min_value=0, max_value=5000).map(lambda n: f"{n}\n".encode()),
+    ),
+)
+def test_number_files_are_accepted_exactly_when_s6_would_take_them(name: str, content: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        image = clean(Path(tmp) / "root")
+        image.file(f"services/web/{name}", content)
+        found = [p for p in image.problems() if p.path == f"/etc/ignity/services/web/{name}"]
+    text = content[:-1] if content.endswith(b"\n") else content
+    low, high = _NUMBER_FILES[name]
+    valid = text.isdigit() and low <= int(text) <= high
+    assert (found == []) is valid, (content, [str(p) for p in found])
+    assert all(p.severity == "error" and p.line == 1 for p in found)
