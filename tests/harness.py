@@ -10,15 +10,15 @@ Options: a read-only root, a non-root user, no /run/ignity tmpfs, a terminal.
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from tests.foreground import Foreground
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def build_layer(root: Path, layer: Path) -> None:
         raise RuntimeError(f"installing Ignity into the test image failed:\n{done.stdout}{done.stderr}")
 
 
-class Container:
+class Container(Foreground):
     """One booted /init. Output (stdout and stderr together) is collected as it comes."""
 
     def __init__(
@@ -115,7 +115,6 @@ class Container:
                 shutil.copytree(source, self.out / name, symlinks=True)
             else:
                 shutil.copy2(source, self.out / name)
-        self.echo = echo
         scratch = self.workdir / "scratch"
         scratch.mkdir()
         envfile = ""
@@ -131,106 +130,14 @@ class Container:
         ]  # fmt: skip
         full_env = dict(BASE_ENV)
         full_env.update(env or {})
-        self.started = time.monotonic()
-        self._lines: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        if tty:
-            import pty
-
-            self._master, slave = pty.openpty()
-            self.proc = subprocess.Popen(
-                argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True
-            )
-            os.close(slave)
-            reader = os.fdopen(self._master, "rb", buffering=0)
-        else:
-            self._master = -1
-            self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env
-            )
-            assert self.proc.stdout is not None
-            reader = self.proc.stdout
-        self._thread = threading.Thread(target=self._collect, args=(reader,), daemon=True)
-        self._thread.start()
-
-    def _collect(self, stream: object) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)  # type: ignore[attr-defined]
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            *complete, buf = buf.split(b"\n")
-            if self.echo and complete:
-                os.write(1, b"".join(line.rstrip(b"\r") + b"\n" for line in complete))
-            with self._cond:
-                self._lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
-                self._cond.notify_all()
-        with self._cond:
-            if buf:
-                self._lines.append(buf.decode("utf-8", "replace"))
-            self._closed = True
-            self._cond.notify_all()
-
-    # -- what a user sees -------------------------------------------------
-    @property
-    def output(self) -> str:
-        with self._cond:
-            return "\n".join(self._lines)
-
-    @property
-    def lines(self) -> list[str]:
-        with self._cond:
-            return list(self._lines)
-
-    def wait_for(self, text: str, timeout: float = 20) -> float:
-        """Block until a line containing `text` is printed; seconds since start."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(text in line for line in self._lines):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
-                    raise AssertionError(f"{text!r} never printed; output so far:\n" + "\n".join(self._lines))
-                self._cond.wait(remaining)
-        return time.monotonic() - self.started
-
-    def wait_for_count(self, text: str, count: int, timeout: float = 20) -> float:
-        """Block until `count` lines containing `text` are printed; seconds since start."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while sum(text in line for line in self._lines) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
-                    raise AssertionError(f"{count} x {text!r} never printed; output so far:\n" + self.output_unlocked())
-                self._cond.wait(remaining)
-        return time.monotonic() - self.started
-
-    def output_unlocked(self) -> str:
-        return "\n".join(self._lines[-50:])
-
-    def write(self, data: bytes) -> None:
-        os.write(self._master, data)
+        super().__init__(argv, full_env, tty=tty, echo=echo)
 
     def wait(self, timeout: float = 30) -> int:
-        """The container's exit status (hang guard: `timeout`).
-
-        Waits on a pidfd: Popen.wait(timeout) polls with sleeps of up to 50 ms,
-        which would blur every timing taken here.
-        """
-        pidfd = os.pidfd_open(self.proc.pid)
-        try:
-            ready = select.select([pidfd], [], [], timeout)[0]
-        finally:
-            os.close(pidfd)
-        if not ready:
+        """The container's exit status (hang guard: `timeout`; past it the container is killed)."""
+        code = self.exited(timeout)
+        if code is None:
             self.cleanup(keep_out=True)
             raise AssertionError(f"container still running after {timeout} s; output:\n{self.output}")
-        code = self.proc.wait()
-        self._thread.join(5)
         return code
 
     def pid1(self) -> int:

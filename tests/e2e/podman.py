@@ -10,12 +10,12 @@ its exit status the way a user does: as podman's own exit status.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from tests.foreground import Foreground
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,7 +121,7 @@ class Podman:
         return Attached(self, container, ["podman", "logs", "-f", container], tty=False)
 
 
-class Attached:
+class Attached(Foreground):
     """A podman process in the foreground, its output (stdout and stderr together) collected line by line.
 
     With tty=True the process gets a pseudo-terminal as stdin, stdout and
@@ -131,93 +131,18 @@ class Attached:
     def __init__(self, podman: Podman, name: str, argv: Sequence[str], *, tty: bool) -> None:
         self.podman = podman
         self.name = name
-        self.argv = list(argv)
-        self._lines: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        self._master = -1
-        self.started = time.monotonic()
-        if tty:
-            import pty
-
-            self._master, slave = pty.openpty()
-            self.proc = subprocess.Popen(
-                self.argv, stdin=slave, stdout=slave, stderr=slave, env=podman.env, start_new_session=True
-            )
-            os.close(slave)
-            stream = os.fdopen(self._master, "rb", buffering=0)
-        else:
-            self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=podman.env
-            )
-            assert self.proc.stdout is not None
-            stream = self.proc.stdout  # type: ignore[assignment]
-        self._thread = threading.Thread(target=self._collect, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _collect(self, stream: object) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk: bytes = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)  # type: ignore[attr-defined]
-            except OSError:  # the pty's other side closed (EIO)
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            *complete, buf = buf.split(b"\n")
-            with self._cond:
-                self._lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
-                self._cond.notify_all()
-        with self._cond:
-            if buf:
-                self._lines.append(buf.decode("utf-8", "replace").rstrip("\r"))
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def lines(self) -> list[str]:
-        with self._cond:
-            return list(self._lines)
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
+        super().__init__(argv, podman.env, tty=tty)
 
     def wait_for(self, text: str, timeout: float = 30) -> float:
-        """Block until a line containing `text` is printed (`timeout`: a hang guard); seconds since start."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(text in line for line in self._lines):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
-                    why = "the output ended" if self._closed else f"not within {timeout} s"
-                    raise AssertionError(f"{text!r} never printed ({why}); output:\n" + "\n".join(self._lines))
-                self._cond.wait(remaining)
-        return time.monotonic() - self.started
-
-    def write(self, data: bytes) -> None:
-        """Type into the terminal (tty=True only)."""
-        assert self._master >= 0, "not started with a terminal"
-        os.write(self._master, data)
+        return super().wait_for(text, timeout)
 
     def wait(self, timeout: float = 60) -> int:
-        """The process's exit status: for `podman run`, the container's (hang guard: `timeout`).
-
-        Waits on a pidfd, not Popen.wait(timeout), which polls with sleeps
-        that would blur the timings taken here.
-        """
-        pidfd = os.pidfd_open(self.proc.pid)
-        try:
-            ready = select.select([pidfd], [], [], timeout)[0]
-        finally:
-            os.close(pidfd)
-        if not ready:
+        """The process's exit status: for `podman run`, the container's (hang guard: `timeout`)."""
+        code = self.exited(timeout)
+        if code is None:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"{self.argv[:3]} still running after {timeout} s; output:\n{self.output}")
-        code = self.proc.wait()
-        self._thread.join(10)
         return code
 
     # -- what a user does to a running container ----------------------------
