@@ -125,3 +125,25 @@ def test_sigterm_during_the_service_wait_runs_stage3(boot, tree: Tree):
     assert c.wait() == 0
     assert time.monotonic() - started < 2
     assert "finalize-ran" in c.lines and "cmd-ran" not in c.lines
+
+
+def test_boot_time_check_warns_of_a_misspelt_setting_and_boots(boot, tree: Tree):
+    tree.env("10-typo", "IGNITY_KILL_GRACETIM=100\n")
+    c = boot("echo", "cmd-ran", env={"IGNITY_SERVICES_GRACETIM": "1"})
+    assert c.wait() == 0
+    assert "cmd-ran" in c.lines
+    warnings = [line for line in c.lines if line.startswith("[ignity/check] warning: ")]
+    assert any("IGNITY_KILL_GRACETIM" in w and "did you mean IGNITY_KILL_GRACETIME?" in w for w in warnings), c.output
+    assert any("IGNITY_SERVICES_GRACETIM" in w and "did you mean IGNITY_SERVICES_GRACETIME?" in w for w in warnings)
+
+
+def test_boot_time_check_errors_stop_before_anything_starts(boot, tree: Tree):
+    p = tree.root / "init" / "10-dos"
+    p.write_bytes(b"#!/bin/sh\r\necho hi\r\n")
+    p.chmod(0o755)
+    tree.service("svc", "echo svc-started; exec sleep 100")
+    tree.finalize("10-fin", "echo finalize-ran")
+    c = boot("echo", "cmd-ran")
+    assert c.wait() == 1
+    assert c.lines[-1] == "[ignity/stage1] 1 error(s) in /etc/ignity (listed above): nothing started"
+    assert not {"svc-started", "cmd-ran", "finalize-ran"} & set(c.lines)
