@@ -19,7 +19,12 @@ def halt(code: int) -> int:
     if os.path.exists(paths.STOPPING):
         log.info("halt", "the container is already stopping")
         return 0
-    status.record(paths.HALT_STATUS, code)
+    try:
+        status.record(paths.HALT_STATUS, code)
+    except OSError as e:
+        log.error("halt", f"cannot record exit status {code} in {paths.HALT_STATUS}: {e.strerror} "
+                  "(run ignity halt as the container's user, before any s6-setuidgid)")  # fmt: skip
+        return 1
     try:
         svscanctl = tools.find("s6-svscanctl")
         os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])

@@ -28,21 +28,19 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def spawn(argv: Sequence[str], env: Env | None = None, stderr_to_null: bool = False) -> int:
+def spawn(argv: Sequence[str], env: Env | None = None, stderr_to_null: bool = False, new_group: bool = False) -> int:
     """Start `argv` with default signal handling; return its pid.
 
     Raises OSError when the program cannot be executed (posix_spawn reports
     exec failures to the caller).
     """
     actions = [(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)] if stderr_to_null else []
-    return os.posix_spawnp(
-        argv[0],
-        list(argv),
-        os.environ if env is None else env,
-        file_actions=actions,
-        setsigmask=(),
-        setsigdef=_RESET,
-    )
+    environment = os.environ if env is None else env
+    if new_group:
+        return os.posix_spawnp(
+            argv[0], list(argv), environment, file_actions=actions, setpgroup=0, setsigmask=(), setsigdef=_RESET
+        )
+    return os.posix_spawnp(argv[0], list(argv), environment, file_actions=actions, setsigmask=(), setsigdef=_RESET)
 
 
 def run(argv: Sequence[str], env: Env | None = None, stderr_to_null: bool = False) -> int:

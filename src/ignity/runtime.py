@@ -69,10 +69,21 @@ def recreate(config: Config, uid: int = 0, gid: int = 0) -> None:
         os.chmod(paths.STATE, 0o700)
     except OSError as e:
         raise _not_writable(e) from None
+    try:
+        _lay_out_scandir(config, uid, gid)
+    except OSError as e:
+        raise _not_writable(e) from None
+
+
+def _lay_out_scandir(config: Config, uid: int, gid: int) -> None:
     finish = python_script("ignity.stages.stage3")
     write_file(f"{paths.SVSCAN_CTL}/finish", finish, 0o755)
     write_file(f"{paths.SVSCAN_CTL}/crash", finish, 0o755)
-    stop = f"#!{tools.find('execlineb')} -P\n{tools.find('s6-svscanctl')} -b {paths.SCANDIR}\n"
+    # Marks the stop first, so that stage 2, racing it, does not take it for a failure.
+    stop = (
+        f"#!{tools.find('execlineb')} -P\n"
+        f"{tools.find('redirfd')} -w 1 {paths.STOPPING} {tools.find('s6-svscanctl')} -b {paths.SCANDIR}\n"
+    )
     for sig in STOP_SIGNALS:
         write_file(f"{paths.SVSCAN_CTL}/{sig}", stop, 0o755)
     write_file(paths.CONFIG, config.dump(), 0o600)

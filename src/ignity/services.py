@@ -117,6 +117,8 @@ def _reached(service: Service) -> bool:
 
 
 def _run(argv: list[str], what: str) -> None:
-    status = procs.run(argv)
+    status = procs.run(argv, stderr_to_null=True)
+    if status == 100:
+        raise IgnityError(f"{what}: s6-svscan is not running on {paths.SCANDIR}")
     if status != 0:
         raise IgnityError(f"{what} failed with status {status}")

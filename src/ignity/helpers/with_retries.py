@@ -1,15 +1,15 @@
 """with-retries [-n N] [-t MS] PROG...: run PROG until it succeeds, N retries, each bounded.
 
-Each attempt is waited for on a pidfd, so a quick success returns at once
-and a hung attempt is killed exactly at its bound.
+Each attempt is waited for on SIGCHLD, so a quick success returns at once
+and a hung attempt is killed (with its process group) exactly at its bound.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import signal
 import sys
+import time
 from typing import NoReturn
 
 from ignity import log, procs
@@ -38,19 +38,27 @@ def parse(argv: list[str]) -> tuple[int, int, list[str]]:
     return retries, timeout, argv[i:]
 
 
-def attempt(prog: list[str], timeout_ms: int) -> int:
-    """One bounded run; 128+9 when it had to be killed."""
-    pid = procs.spawn(prog)
-    pidfd = os.pidfd_open(pid)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        if not poller.poll(timeout_ms if timeout_ms > 0 else None):
+def attempt(prog: list[str], timeout_ms: int, reaper: procs.Reaper) -> int:
+    """One bounded run; 128+9 when it had to be killed (with everything it started).
+
+    The attempt gets a process group of its own, so that a timeout kills the
+    programs it started too; its death is waited for on SIGCHLD (no polling,
+    no pidfd, which old kernels and seccomp profiles refuse).
+    """
+    pid = procs.spawn(prog, new_group=True)
+    deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else None
+    while True:
+        dead, _ = reaper.reap()
+        if pid in dead:
+            return procs.status_of(dead[pid])
+        if deadline is not None and time.monotonic() >= deadline:
             log.info(PHASE, f"{prog[0]}: no result after {timeout_ms} ms, killed")
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    finally:
-        os.close(pidfd)
-    return procs.status_of(os.waitpid(pid, 0)[1])
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = None  # its death arrives as an event
+        reaper.wait(deadline)
 
 
 def main() -> NoReturn:
@@ -59,9 +67,10 @@ def main() -> NoReturn:
     except ValueError as e:
         log.die(PHASE, str(e), 100)
     code = 1
+    reaper = procs.Reaper()
     for n in range(retries + 1):
         try:
-            code = attempt(prog, timeout)
+            code = attempt(prog, timeout, reaper)
         except OSError as e:
             log.die(PHASE, f"cannot run {prog[0]}: {e.strerror}", procs.exec_failure_status(e))
         if code == 0:

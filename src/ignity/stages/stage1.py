@@ -85,8 +85,12 @@ def _become_svscan(
 ) -> NoReturn:
     """Fork stage 2, then exec s6-svscan, which tells stage 2 on READY_FD when it takes commands."""
     svscan = tools.find("s6-svscan")
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
+    argv = ["s6-svscan", "-d", str(READY_FD), "-c", str(_max_services()), paths.SCANDIR]
+    try:
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+    except OSError as e:
+        log.die(PHASE, f"cannot start stage 2: {e.strerror}")
     if pid == 0:
         os.close(ready_w)
         from ignity.stages import stage2
@@ -101,14 +105,20 @@ def _become_svscan(
     try:
         with open(paths.STAGE2_PID, "w") as f:
             f.write(f"{pid}\n")
-        if signal.sigpending() & STOP_SIGNALS:
-            log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
-            open(paths.STOP_REQUESTED, "w").close()
     except OSError as e:
         log.error(PHASE, f"{e.filename}: {e.strerror}")  # stage 2 finds the same trouble and stops
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Python ignores these; an ignored disposition would pass on to every service.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    # The last thing before exec: a stop asked for until now is handed to stage 2.
+    # (One arriving in the microseconds before s6-svscan sets up its handlers is lost.)
+    if signal.sigpending() & STOP_SIGNALS:
+        try:
+            open(paths.STOP_REQUESTED, "w").close()
+        except OSError:
+            pass
+        log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
     try:
-        os.execv(svscan, ["s6-svscan", "-d", str(READY_FD), "-c", str(_max_services()), paths.SCANDIR])
+        os.execv(svscan, argv)
     except OSError as e:
         log.die(PHASE, f"cannot run {svscan}: {e.strerror}")

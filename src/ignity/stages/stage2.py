@@ -46,6 +46,8 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
         if cmd:
             _exec_cmd(cmd, merged)
     except IgnityError as e:
+        if _stopping():  # stage 3 took over while we were starting: nothing failed
+            os._exit(0)
         log.error(PHASE, str(e))
         _stop(e.status)
     except OSError as e:
@@ -110,13 +112,24 @@ def _run_init_scripts() -> int | None:
     return None
 
 
+def _stopping() -> bool:
+    """Whether stage 3 has begun or is about to: marked, or s6-svscan already gone from PID 1."""
+    if os.path.exists(paths.STOPPING):
+        return True
+    try:
+        with open("/proc/1/comm") as f:
+            return f.read().strip() != "s6-svscan"
+    except OSError:
+        return False
+
+
 def _stop(code: int | None) -> NoReturn:
     """Record a failed start-up and have s6-svscan run stage 3 at once.
 
     When stage 3 is already running (a SIGTERM during start-up), a script it
     killed has not failed: nothing is recorded.
     """
-    if os.path.exists(paths.STOPPING):
+    if _stopping():
         os._exit(0)
     if code is not None:
         try:

@@ -143,11 +143,23 @@ def _earliest(*deadlines: float | None) -> float | None:
     return min(present) if present else None
 
 
+def _take_terminal() -> None:
+    """The CMD's process group had the terminal: give it back to PID 1's, for finalize scripts."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) != os.getpgrp():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+            os.tcsetpgrp(0, os.getpgrp())
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+    except OSError:
+        pass
+
+
 def main() -> NoReturn:
     t0 = time.monotonic()
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
+    _take_terminal()
     settings = config.load(paths.CONFIG)
     log.set_verbosity(settings.verbosity)
     try:
