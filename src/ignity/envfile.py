@@ -86,6 +86,15 @@ def read_file(path: str) -> dict[bytes, bytes]:
     return parse(data, path)
 
 
+def own_variables(merged: Mapping[bytes, bytes]) -> dict[str, str]:
+    """The variables Ignity itself reads (IGNITY_*, USER, USERMAP_*), as text."""
+    return {
+        k.decode("ascii"): v.decode("utf-8", "replace")
+        for k, v in merged.items()
+        if k.isascii() and (k.startswith((b"IGNITY_", b"USERMAP_")) or k == b"USER")
+    }
+
+
 def merge(files: Iterable[str], environ: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
     """Env files in order, each overriding the earlier ones, then `environ` on top."""
     merged: dict[bytes, bytes] = {}

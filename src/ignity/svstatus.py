@@ -369,6 +369,7 @@ def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
                 return services
             timeout = ["-t", str(remaining_ms)]
         if any(s.state == UNSUPERVISED for s in late):
+            # Bounded retry, not synchronisation: no s6 event exists before a supervisor does.
             time.sleep(pause if deadline is None else min(pause, remaining_ms / 1000))
             pause = min(2 * pause, UNSUPERVISED_PAUSE_MAX)
             continue

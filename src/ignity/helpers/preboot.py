@@ -12,7 +12,6 @@ import sys
 
 from ignity import envfile, log, paths, prepare, procs
 from ignity.errors import IgnityError
-from ignity.stages.stage1 import _text_env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def main() -> NoReturn:
     argv = sys.argv[1:]
     try:
         merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-        account = prepare.run(_text_env(merged))
+        account = prepare.run(envfile.own_variables(merged))
         _own_run_dir(account.uid, account.gid)
     except IgnityError as e:
         log.die("preboot", str(e), e.status)

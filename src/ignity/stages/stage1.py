@@ -31,15 +31,6 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
 READY_FD = 3
 
 
-def _text_env(merged: dict[bytes, bytes]) -> dict[str, str]:
-    """The variables Ignity itself reads (IGNITY_*, USER, USERMAP_*), as text."""
-    return {
-        k.decode("ascii"): v.decode("utf-8", "replace")
-        for k, v in merged.items()
-        if k.isascii() and (k.startswith((b"IGNITY_", b"USERMAP_")) or k == b"USER")
-    }
-
-
 def _max_services() -> int:
     try:
         count = len(os.listdir(f"{paths.ETC}/services"))
@@ -64,7 +55,7 @@ def main() -> NoReturn:
 def _setup() -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
     """Read and check everything, map the user, fix permissions, lay out /run/ignity."""
     merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-    env = _text_env(merged)
+    env = envfile.own_variables(merged)
     settings = config.from_env(env)
     log.set_verbosity(settings.verbosity)
     account = usermap.from_env(env)
