@@ -637,10 +637,10 @@ def main(root: str, as_json: bool) -> int:
     errors = [p for p in problems if p.severity == ERROR]
     warnings = [p for p in problems if p.severity == WARNING]
     if as_json:
-        import json
+        from ignity import jsonout
 
         report = {"errors": [p.to_dict() for p in errors], "warnings": [p.to_dict() for p in warnings]}
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(jsonout.dumps(report, indent=2) + "\n")
     else:
         text = "".join(f"{p.severity}: {p}\n" for p in (*errors, *warnings))
         sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))

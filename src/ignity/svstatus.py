@@ -392,9 +392,9 @@ def table(services: list[Service]) -> str:
 
 
 def as_json(services: list[Service]) -> str:
-    import json
+    from ignity import jsonout
 
-    return json.dumps([s.as_json() for s in services], indent=2) + "\n"
+    return jsonout.dumps([s.as_json() for s in services], indent=2) + "\n"
 
 
 # -- the command -------------------------------------------------------------
