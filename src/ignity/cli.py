@@ -15,15 +15,29 @@ if TYPE_CHECKING:
 
 
 def halt(code: int) -> int:
-    """Bring the container down with exit status `code` (for a service's finish script)."""
-    if os.path.exists(paths.STOPPING):
+    """Bring the container down with exit status `code` (for a service's finish script).
+
+    Records nothing when the calling service is itself being stopped (its
+    finish runs in its service directory, wanted down: an operator's
+    `s6-svc -d`, `s6-svscanctl -t`, or stage 3), or when the container is
+    already stopping: a service being stopped cannot change the status.
+    """
+    if _caller_wanted_down():
+        log.info("halt", "this service is being stopped: nothing recorded")
+        return 0
+    if status.stopping():
         log.info("halt", "the container is already stopping")
         return 0
+    if not (os.access(paths.STATE, os.W_OK) and os.access(paths.SVSCAN_CONTROL, os.W_OK)):
+        log.error("halt", f"uid {os.geteuid()} cannot stop the container (only the user Ignity runs as can; "
+                  "call ignity halt before any s6-setuidgid): nothing recorded")  # fmt: skip
+        return 1
     try:
-        status.record(paths.HALT_STATUS, code)
+        if not status.latch(f"halt {code}"):
+            log.info("halt", "the container is already stopping")
+            return 0
     except OSError as e:
-        log.error("halt", f"cannot record exit status {code} in {paths.HALT_STATUS}: {e.strerror} "
-                  "(run ignity halt as the container's user, before any s6-setuidgid)")  # fmt: skip
+        log.error("halt", f"cannot record exit status {code} in {paths.STOPPING}: {e.strerror}")
         return 1
     try:
         svscanctl = tools.find("s6-svscanctl")
@@ -31,6 +45,21 @@ def halt(code: int) -> int:
     except (OSError, IgnityError) as e:
         log.error("halt", f"cannot stop the container: {e}")
     return 111
+
+
+def _caller_wanted_down() -> bool:
+    """Whether we run in a supervised service directory whose service is wanted down."""
+    if not os.path.exists("supervise/status"):
+        return False
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [tools.find("s6-svstat"), "-o", "wantedup", "."], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except (OSError, IgnityError):
+        return False
+    return out == "false"
 
 
 def _code(text: str) -> int:

@@ -13,6 +13,8 @@ from ignity.errors import IgnityError
 
 # name -> (default, kind); kind "ms" is milliseconds, "bool" is 0/1, "level" is 0..2.
 KNOWN: dict[str, tuple[int, str]] = {
+    "IGNITY_CMD_FORWARD_SIGNALS": (1, "bool"),
+    "IGNITY_CMD_RECEIVE_SIGNALS": (0, "bool"),
     "IGNITY_CMD_WAIT_FOR_SERVICES": (0, "bool"),
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": (5000, "ms"),
     "IGNITY_KILL_FINALIZE_MAXTIME": (5000, "ms"),
@@ -40,6 +42,8 @@ class Config:
             key = name[len("IGNITY_") :].lower()
             object.__setattr__(self, key, values.get(key, default))
 
+    cmd_forward_signals: int
+    cmd_receive_signals: int
     cmd_wait_for_services: int
     cmd_wait_for_services_maxtime: int
     kill_finalize_maxtime: int

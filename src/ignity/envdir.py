@@ -36,21 +36,26 @@ def write(
     env: Mapping[bytes, bytes],
     directory: str = paths.ENVS,
     empty_dir: str = paths.ENVS_EMPTY,
-    owner: tuple[int, int] | None = None,
+    group: int | None = None,
 ) -> list[bytes]:
     """Write `env` into `directory`; return the names that could not be stored.
 
-    Files are 0600 and, with `owner`, belong to that uid:gid (the mapped user):
-    the environment may hold secrets, readable by root and that user only.
+    The environment may hold secrets: files are 0600 and the directories
+    0700, the writer's own. With `group` (root writing for a mapped user),
+    they are root's with that group, 0640 and 0750: the mapped user can read
+    them (with-env as that user) and never write them (with-env as root).
     """
+    fmode, dmode = (0o640, 0o750) if group is not None else (0o600, 0o700)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     os.makedirs(empty_dir, mode=0o700, exist_ok=True)
-    if owner is not None:
-        os.chown(empty_dir, *owner)
-    d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    e = os.open(empty_dir, os.O_RDONLY | os.O_DIRECTORY)
+    d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    e = os.open(empty_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     skipped: list[bytes] = []
     try:
+        for dfd in (d, e):
+            if group is not None:
+                os.fchown(dfd, 0, group)
+            os.fchmod(dfd, dmode)
         for name, value in env.items():
             if not storable(name):
                 skipped.append(name)
@@ -59,8 +64,9 @@ def write(
             try:
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
                 try:
-                    if owner is not None:
-                        os.fchown(fd, *owner)
+                    if group is not None:
+                        os.fchown(fd, 0, group)
+                        os.fchmod(fd, fmode)
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view) :]

@@ -57,7 +57,8 @@ def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin")
 
     if not root:
         _compile(here)
-    put("/init", runtime.python_script("ignity.stages.stage1", python, parent))
+    svscan, svscanctl = tools.find("s6-svscan", root), tools.find("s6-svscanctl", root)
+    written += runtime.install_files(root, python, parent, svscan, svscanctl)
     put(f"{bindir}/with-env", with_env_script(root))
     if bindir != "/usr/bin":
         put("/usr/bin/with-env", with_env_script(root))

@@ -6,6 +6,15 @@ ETC, Ignity writes only under RUN. Nothing else in the package spells a path.
 
 ETC = "/etc/ignity"
 RUN = "/run/ignity"
+# Root-owned files `ignity install` puts in the image: stage 0's skeleton of
+# /run/ignity and the programs s6-svscan runs as root (finish, signal handlers).
+LIB = "/usr/lib/ignity"
+SKEL = f"{LIB}/skel"
+SVSCAN_PROGS = f"{LIB}/svscan"
+
+# The environment /init was started with, byte for byte (sh drops names it
+# cannot keep): copied by stage 0, read and removed by the boot process.
+ENVIRON = f"{RUN}/environ"
 
 ENVS = f"{RUN}/envs"
 # Variables whose value is empty: s6-envdir unsets a variable for an empty
@@ -17,15 +26,18 @@ FINALIZE = f"{RUN}/finalize"
 SERVICES = f"{RUN}/services"
 SCANDIR = f"{RUN}/services-state"
 SVSCAN_CTL = f"{SCANDIR}/.s6-svscan"
+SVSCAN_CONTROL = f"{SVSCAN_CTL}/control"
 
-# Ignity's private bookkeeping between stages (not part of the contract).
+# Ignity's private bookkeeping between stages (not part of the contract),
+# root's alone (0700) when Ignity runs as root. Stage 0 lays it out.
 STATE = f"{RUN}/state"
 CONFIG = f"{STATE}/config"
-STAGE2_PID = f"{STATE}/stage2.pid"
+# The one latch: created once (O_EXCL) by whoever first decides that the
+# container stops, holding why ("signal TERM", "halt 3", "init 2", ...).
 STOPPING = f"{STATE}/stopping"
-STOP_REQUESTED = f"{STATE}/stop-requested"
-INIT_STATUS = f"{STATE}/init-status"
-HALT_STATUS = f"{STATE}/halt-status"
+# The boot process's pid, written just before it becomes the CMD's waiter:
+# the CMD's process group, for stage 3 and for forwarded signals.
+CMD_MARK = f"{STATE}/cmd"
 
 # The directories copied from ETC to RUN at start-up, in this order.
 COPIED = ("init", "finalize", "services")

@@ -21,20 +21,41 @@ if TYPE_CHECKING:
     Env = Union[Mapping[bytes, bytes], Mapping[str, str]]
 
 
+# Dispositions a child must not inherit: Python's own (PIPE, XFSZ), and the
+# INT and QUIT that sh ignores for a background command such as the boot process.
+_DISPOSITIONS = (
+    signal.SIGPIPE, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGCHLD, signal.SIGXFSZ, signal.SIGHUP,
+    signal.SIGUSR1, signal.SIGUSR2,
+)  # fmt: skip
+
+
+def reset_dispositions() -> None:
+    """Default dispositions, the mask untouched (before an exec that keeps signals blocked)."""
+    for sig in _DISPOSITIONS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def reset_signals() -> None:
     """Default dispositions and an empty mask, for the current process (before exec)."""
-    for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    reset_dispositions()
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def spawn(argv: Sequence[str], env: Env | None = None, stderr_to_null: bool = False, new_group: bool = False) -> int:
+def spawn(
+    argv: Sequence[str],
+    env: Env | None = None,
+    stderr_to_null: bool = False,
+    new_group: bool = False,
+    stdin_null: bool = False,
+) -> int:
     """Start `argv` with default signal handling; return its pid.
 
     Raises OSError when the program cannot be executed (posix_spawn reports
     exec failures to the caller).
     """
     actions = [(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)] if stderr_to_null else []
+    if stdin_null:
+        actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
     environment = os.environ if env is None else env
     if new_group:
         return os.posix_spawnp(

@@ -1,37 +1,159 @@
-"""Laying out /run/ignity: the only place Ignity writes at run time.
+"""/run/ignity: the programs that lay it out before Python runs, and its layout.
 
-Stage 1 empties and recreates it on every boot, so a restarted container
-never sees the previous run's state.
+Stage 0 (`/init`, a few lines of sh written by `ignity install`) must make
+PID 1 into s6-svscan within a millisecond or two of exec: a namespace's PID 1
+drops every signal it has no handler for, and a Python start takes tens of
+milliseconds. So the scan directory and its control programs come from a
+root-owned skeleton in the image (SKEL, copied with one `cp`), and the Python
+stages run as s6-svscan's children. Everything s6-svscan runs as root at a
+stop (`finish`, the signal handlers) is a link to a root-owned program of
+the image, never a file written at run time.
+
+Stage 1 then makes /run/ignity root's (when Ignity runs as root), whatever
+the image or a previous run left: nothing under it is writable by another
+uid, and the environment is readable by the mapped user's group only.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
 
-from ignity import paths, tools
+from ignity import paths
 from ignity.config import Config
 from ignity.errors import IgnityError
 
-SUBDIRS = (paths.ENVS, paths.INIT, paths.FINALIZE, paths.SERVICES, paths.SCANDIR, paths.SVSCAN_CTL, paths.STATE)
+# Directories stage 1 empties and lays out (stage 0 made SCANDIR and STATE).
+SUBDIRS = (paths.ENVS, paths.INIT, paths.FINALIZE, paths.SERVICES)
+# The signals s6-svscan hands to .s6-svscan/SIGxxx programs: all one program.
+HANDLED_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")
+# Services s6-svscan can hold (its -c); 100 bytes of stack each.
+MAX_SERVICES = 5000
+# How long stage 1 waits for s6-svscan to listen on its control fifo (it takes ~1 ms).
+SVSCAN_WAIT_S = 10
 
-# Signals that end the container: each runs s6-svscanctl -b, which execs the
-# finish program (stage 3) at once, leaving the supervisors for stage 3 to stop
-# in parallel with the finalize scripts.
-STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
+
+def python_command(module: str, python: str = sys.executable, package_parent: str | None = None) -> list[str]:
+    """argv that runs `module`.main() with `python`, isolated from PYTHON* variables.
+
+    -I keeps a user's PYTHONPATH or PYTHONSTARTUP from breaking PID 1; the
+    package's own location is put first so the command finds this Ignity.
+    """
+    if package_parent is None:
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = f"sys.path.insert(0, {package_parent!r}); " if package_parent else ""
+    return [python, "-I", "-c", f"import sys; {path}from {module} import main; main()"]
 
 
 def python_script(module: str, python: str = sys.executable, package_parent: str | None = None) -> str:
-    """A script that runs `module`.main() with `python`, isolated from PYTHON* variables.
-
-    -I keeps a user's PYTHONPATH or PYTHONSTARTUP from breaking PID 1; the
-    package's own location is put first so the script finds this Ignity.
-    """
+    """A script file that runs `module`.main() (the Python helpers on PATH)."""
     if package_parent is None:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_line = f"sys.path.insert(0, {package_parent!r})\n" if package_parent else ""
     return f"#!{python} -I\nimport sys\n{path_line}from {module} import main\nmain()\n"
+
+
+def _sh_quote(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def _sh_command(argv: list[str]) -> str:
+    return " ".join(_sh_quote(w) for w in argv)
+
+
+def stage0_script(python: str, package_parent: str, svscan: str) -> str:
+    """/init: become s6-svscan at once, with the boot process (stages 1 and 2) as its child.
+
+    - A stop signal is trapped from the first line: one that arrives before
+      the boot process starts is handed to it (IGNITY_STAGE0_STOP), which then
+      stops at once. Only one in the microseconds around the exec of
+      s6-svscan, before it sets its handlers, can be lost.
+    - Not PID 1 (docker run --init, a shared PID namespace, a shell): /init
+      first makes itself a child subreaper, so the orphans of its tree stay
+      its own, when the interpreter can (ctypes); see stage 1's notice.
+    - sh passes on only the variables whose names it can keep: the whole
+      environment, exactly as /init got it, is copied from /proc for the boot
+      process (paths.ENVIRON, root's alone), in the same `cp`.
+    - The boot process gets the original stdin (a terminal, for the CMD);
+      s6-svscan, and so every supervisor, service and logger, gets /dev/null.
+    - When /run/ignity cannot be laid out, the boot process runs as PID 1
+      alone and says what is wrong in one line.
+    """
+    boot = _sh_command(python_command("ignity.stages.stage1", python, package_parent))
+    subreaper = _sh_command(
+        [python, "-I", "-c", "import os, sys\n"
+         "try:\n import ctypes\n ok = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0\n"
+         "except Exception:\n ok = False\n"
+         "os.environ['IGNITY_STAGE0'] = 'subreaper' if ok else 'no-subreaper'\n"
+         "os.execv('/bin/sh', ['/bin/sh', *sys.argv[1:]])"]
+    )  # fmt: skip
+    run, scan, state = paths.RUN, paths.SCANDIR, paths.STATE
+    return f"""#!/bin/sh
+# Ignity stage 0 (written by ignity install): PID 1 becomes s6-svscan at once;
+# the Python stages run under it. See ignity/runtime.py.
+trap 'stop=1' TERM INT QUIT
+if [ "$$" != 1 ] && [ -z "$IGNITY_STAGE0" ]; then exec {subreaper} "$0" "$@"; fi
+reaper=${{IGNITY_STAGE0:-pid1}}
+unset IGNITY_STAGE0
+if [ -e {state} ] || [ -e {scan} ]; then rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null; fi
+if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
+  IGNITY_STAGE0=alone exec {boot} "$@"
+fi
+exec 3<&0 </dev/null
+IGNITY_STAGE0=$reaper IGNITY_STAGE0_STOP=$stop {boot} "$@" <&3 3<&- &
+exec 3<&- {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
+"""
+
+
+def finish_script(python: str, package_parent: str) -> str:
+    """.s6-svscan/finish (and crash): stage 3, deaf to stop signals before Python starts.
+
+    Ignored (not caught) signals stay ignored across exec, so the interpreter
+    starts with them ignored and never turns a Ctrl-C into KeyboardInterrupt.
+    """
+    stage3 = _sh_command(python_command("ignity.stages.stage3", python, package_parent))
+    return f"""#!/bin/sh
+# Ignity stage 3 (s6-svscan's finish and crash programs). See ignity/stages/stage3.py.
+trap '' TERM INT QUIT HUP USR1 USR2 WINCH
+case "$0" in *crash) set -- crash ;; *) set -- ;; esac
+exec {stage3} "$@"
+"""
+
+
+def signal_script(svscanctl: str) -> str:
+    """.s6-svscan/SIGxxx: what a signal to PID 1 does (README's signal table).
+
+    Run by s6-svscan as root, with nothing but root's files: the settings
+    stage 1 wrote and the CMD's process group from CMD_MARK.
+    """
+    state = paths.STATE
+    return f"""#!/bin/sh
+# Ignity: s6-svscan runs this for each signal it catches (linked as .s6-svscan/SIGxxx).
+sig=${{0##*SIG}}
+IGNITY_CMD_FORWARD_SIGNALS=1 IGNITY_CMD_RECEIVE_SIGNALS=0
+[ -f {state}/config ] && . {state}/config
+forward() {{  # to the CMD's process group, while the CMD runs
+  [ -s {state}/cmd ] || return 1
+  for f in {state}/cmd-status.*; do [ -e "$f" ] && return 1; done
+  read -r pgid < {state}/cmd && kill -s "$1" -- "-$pgid" 2>/dev/null
+}}
+case $sig in
+  TERM|INT|QUIT)
+    [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
+    num=$(kill -l "$sig" 2>/dev/null) || num=15
+    case $sig in TERM) num=15 ;; INT) num=2 ;; QUIT) num=3 ;; esac
+    ( set -C; echo "signal $num" > {state}/stopping ) 2>/dev/null || exit 0
+    exec {_sh_quote(svscanctl)} -b {paths.SCANDIR} ;;
+  HUP)
+    [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward HUP && exit 0
+    exec {_sh_quote(svscanctl)} -an {paths.SCANDIR} ;;
+  *)
+    [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward "$sig"
+    exit 0 ;;
+esac
+"""
 
 
 def write_file(path: str, text: str, mode: int = 0o644) -> None:
@@ -40,77 +162,183 @@ def write_file(path: str, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def _not_writable(err: OSError) -> IgnityError:
+def install_files(root: str, python: str, package_parent: str, svscan: str, svscanctl: str) -> list[str]:
+    """Write /init, LIB's programs and the skeleton under `root`; return the paths written."""
+    written = []
+
+    def put(path: str, text: str) -> None:
+        full = root + path
+        os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
+        tmp = f"{full}.ignity-new"
+        write_file(tmp, text, 0o755)
+        os.replace(tmp, full)
+        written.append(path)
+
+    put("/init", stage0_script(python, package_parent, svscan))
+    put(f"{paths.SVSCAN_PROGS}/finish", finish_script(python, package_parent))
+    put(f"{paths.SVSCAN_PROGS}/signal", signal_script(svscanctl))
+    skel = root + paths.SKEL
+    ctl = skel + paths.SVSCAN_CTL[len(paths.RUN) :]
+    # Readable by all, so that a non-root container's user can copy it; stage 1
+    # closes the control and state directories (0700) before they hold anything.
+    for d in (skel, skel + paths.SCANDIR[len(paths.RUN) :], ctl, skel + paths.STATE[len(paths.RUN) :]):
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+    links = {"finish": "finish", "crash": "finish", **{sig: "signal" for sig in HANDLED_SIGNALS}}
+    for name, target in links.items():
+        link = f"{ctl}/{name}"
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(f"{paths.SVSCAN_PROGS}/{target}", link)
+    written.append(paths.SKEL)
+    return written
+
+
+# --- stage 1: the layout ------------------------------------------------------
+
+
+def not_writable(err: OSError) -> IgnityError:
     return IgnityError(
-        f"{paths.RUN} is not writable by uid {os.getuid()} ({err.strerror}): mount a writable tmpfs there "
-        f"(docker/podman: --tmpfs {paths.RUN}) or make it owned by the container user"
+        f"{paths.RUN} is not writable by uid {os.getuid()} ({err.strerror}): mount a writable tmpfs there, "
+        f"owned by the container's user: docker: --tmpfs {paths.RUN}:rw,exec,uid=UID,gid=GID; "
+        f"podman: --tmpfs {paths.RUN}:rw,exec,U; kubernetes: an emptyDir volume on {paths.RUN}"
     )
 
 
-def recreate(config: Config, uid: int = 0, gid: int = 0) -> None:
-    """Empty /run/ignity and lay out its directories, the scan directory and the state.
+def check_exec() -> None:
+    """Services, init and finalize scripts run from /run/ignity: a noexec mount is an error."""
+    try:
+        noexec = bool(os.statvfs(paths.RUN).f_flag & os.ST_NOEXEC)
+    except OSError:
+        return
+    if noexec:
+        raise IgnityError(
+            f"{paths.RUN} is mounted noexec (Docker's --tmpfs default): the services cannot run from it; "
+            f"docker: --tmpfs {paths.RUN}:rw,exec (add uid=UID,gid=GID for a non-root user); "
+            f"podman: --tmpfs {paths.RUN}:rw,exec,U; kubernetes: an emptyDir volume (never noexec)"
+        )
 
-    Running as root for a mapped user, the tree is handed to that user: the
-    environment (which may hold secrets) is then readable by root and the
-    mapped user only (envs is 0700).
+
+def remove_tree(dirfd: int, name: str) -> None:
+    """Remove `name` under `dirfd` without following any link (shutil is not in python3-minimal)."""
+    try:
+        st = os.lstat(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dirfd)
+        return
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+    try:
+        for entry in os.listdir(fd):
+            remove_tree(fd, entry)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dirfd)
+
+
+def _take(path: str, mode: int) -> None:
+    """`path` a real directory of ours with `mode`: never a link, never someone else's.
+
+    Changed through an fd opened with O_NOFOLLOW, so a link swapped in is refused.
     """
     try:
-        os.makedirs(paths.RUN, exist_ok=True)
-        for entry in os.scandir(paths.RUN):
-            if entry.is_dir(follow_symlinks=False):
-                import shutil  # only when a previous run left something
-
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-        for d in SUBDIRS:
-            os.makedirs(d, exist_ok=True)
-        os.chmod(paths.ENVS, 0o700)
-        os.chmod(paths.STATE, 0o700)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
-        raise _not_writable(e) from None
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise IgnityError(f"{path}: is a link or not a directory: refusing to use it") from None
+        raise
     try:
-        _lay_out_scandir(config, uid, gid)
+        st = os.fstat(fd)
+        uid = os.geteuid()
+        if uid == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            os.fchown(fd, 0, 0)
+        # Not root: what is not ours (an engine's tmpfs) is used as it is.
+        if stat.S_IMODE(st.st_mode) != mode and (uid == 0 or st.st_uid == uid):
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def recreate(config: Config) -> None:
+    """Make /run/ignity ours and lay out its directories; write the settings for the later stages.
+
+    As root, /run/ignity, the scan directory and the state are root's and
+    not writable by others, whatever the image's `preboot` left there.
+    """
+    try:
+        _take(paths.RUN, 0o755)
+        _take(paths.SCANDIR, 0o755)
+        _take(paths.SVSCAN_CTL, 0o700)
+        _take(paths.STATE, 0o700)
+        run = os.open(paths.RUN, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            for d in SUBDIRS:
+                name = os.path.basename(d)
+                remove_tree(run, name)
+                os.mkdir(name, 0o755, dir_fd=run)
+        finally:
+            os.close(run)
+        os.chmod(paths.ENVS, 0o700)
+        write_file(paths.CONFIG, config.dump(), 0o600)
     except OSError as e:
-        raise _not_writable(e) from None
+        raise not_writable(e) from None
+    check_exec()
 
 
-def _lay_out_scandir(config: Config, uid: int, gid: int) -> None:
-    finish = python_script("ignity.stages.stage3")
-    write_file(f"{paths.SVSCAN_CTL}/finish", finish, 0o755)
-    write_file(f"{paths.SVSCAN_CTL}/crash", finish, 0o755)
-    # Marks the stop first, so that stage 2, racing it, does not take it for a failure.
-    stop = (
-        f"#!{tools.find('execlineb')} -P\n"
-        f"{tools.find('redirfd')} -w 1 {paths.STOPPING} {tools.find('s6-svscanctl')} -b {paths.SCANDIR}\n"
-    )
-    for sig in STOP_SIGNALS:
-        write_file(f"{paths.SVSCAN_CTL}/{sig}", stop, 0o755)
-    write_file(paths.CONFIG, config.dump(), 0o600)
-    if os.geteuid() == 0 and (uid, gid) != (0, 0):
-        for d in (paths.RUN, *SUBDIRS):
-            os.chown(d, uid, gid)
+def copy(src: str, dst: str, follow: bool = True, strip: int = 0) -> None:
+    """Copy a file or a directory tree with modes less `strip`; links inside trees stay links.
 
-
-def copy(src: str, dst: str, follow: bool = True) -> None:
-    """Copy a file or a directory tree with modes; links inside trees stay links.
-
-    A small replacement for shutil.copytree, whose import (bz2, lzma, fnmatch)
-    would cost every boot more than the copy itself.
+    A small replacement for shutil.copytree (not in python3-minimal). As root,
+    `strip` (0o022) keeps a group- or world-writable file of the image from
+    becoming a run-time file another uid could rewrite before root runs it.
     """
     st = os.stat(src) if follow else os.lstat(src)
-    mode = stat.S_IMODE(st.st_mode)
+    mode = stat.S_IMODE(st.st_mode) & ~strip
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISDIR(st.st_mode):
         os.mkdir(dst, 0o700)
         for name in os.listdir(src):
-            copy(f"{src}/{name}", f"{dst}/{name}", follow=False)
+            copy(f"{src}/{name}", f"{dst}/{name}", follow=False, strip=strip)
         os.chmod(dst, mode)
     elif stat.S_ISREG(st.st_mode):
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            while chunk := fin.read(1 << 20):
-                fout.write(chunk)
-        os.chmod(dst, mode)
-    elif stat.S_ISFIFO(st.st_mode):
-        os.mkfifo(dst, mode)
+        fin = os.open(src, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
+        try:
+            fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                while chunk := os.read(fin, 1 << 20):
+                    os.write(fout, chunk)
+                os.fchmod(fout, mode)
+            finally:
+                os.close(fout)
+        finally:
+            os.close(fin)
+    # fifos, devices and sockets are not copied (ignity check reports them)
+
+
+def wait_for_svscan() -> None:
+    """Block until s6-svscan reads its control fifo (an event: the open returns then).
+
+    The fifo may not exist yet (s6-svscan makes it when it starts, as we may):
+    whoever comes first creates it, the other finds it.
+    """
+    try:
+        os.mkfifo(paths.SVSCAN_CONTROL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise IgnityError(f"{paths.SVSCAN_CONTROL}: {e.strerror}") from None
+    import signal
+
+    def _late(signum: int, frame: object) -> None:
+        raise IgnityError(f"s6-svscan did not start on {paths.SCANDIR} within {SVSCAN_WAIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, _late)
+    signal.alarm(SVSCAN_WAIT_S)
+    try:
+        fd = os.open(paths.SVSCAN_CONTROL, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        os.close(fd)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

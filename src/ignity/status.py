@@ -1,31 +1,68 @@
-"""The container's exit status, recorded by whichever part learns it.
+"""Why the container stops, and the exit status that follows from it.
 
-Each source writes its own file once; stage 3 picks by the precedence of
-SPEC.md: a failed init script, then an explicit `ignity halt`, then the CMD.
-Raw values follow execline's `foreground`: 256+N means killed by signal N.
+Every way of stopping goes through one latch, STOPPING, created once with
+O_EXCL: the first decision wins and every later one records nothing, so a
+second signal, a service's `ignity halt` while it is being stopped, or a
+failure caused by the stop itself cannot change the status. The latch holds
+the reason, a word and a number:
+
+    setup N    stage 1 could not start (bad input): nothing ran
+    init N     an init script (or start-up) failed with status N
+    halt N     `ignity halt N`
+    signal N   a stop signal to PID 1 (N is its number)
+    cmd        the CMD ended by itself (stage 3 found its status at its start)
+    scan       s6-svscanctl -t / SIGABRT: a stop from inside, not a failure
+    crash      s6-svscan hit a fatal error
+
+The CMD's waiter records the CMD's raw status (execline's `foreground`:
+256+N for signal N) as the name of an empty file, CMD_PREFIX + status: no
+process needs to start for it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 from ignity import paths
 
-# The CMD's waiter creates CMD_PREFIX + its raw status (an empty file).
 CMD_PREFIX = f"{paths.STATE}/cmd-status."
 
 
-def record(path: str, value: int) -> bool:
-    """Write `value` to `path` unless it already holds one; True when written."""
+def latch(reason: str, path: str = paths.STOPPING) -> bool:
+    """Create the latch with `reason`; False when the container is already stopping.
+
+    O_EXCL|O_NOFOLLOW: never follows a link, never overwrites.
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except FileExistsError:
         return False
     try:
-        os.write(fd, f"{value}\n".encode())
+        os.write(fd, f"{reason}\n".encode())
     finally:
         os.close(fd)
     return True
+
+
+def stopping(path: str = paths.STOPPING) -> bool:
+    return os.path.lexists(path)
+
+
+def reason(path: str = paths.STOPPING) -> tuple[str, int]:
+    """(word, number) from the latch; ("", 0) when it is missing or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return "", 0
+    try:
+        words = os.read(fd, 64).decode("ascii", "replace").split()
+    finally:
+        os.close(fd)
+    if not words:
+        return "", 0
+    number = int(words[1]) if len(words) > 1 and words[1].isdigit() and len(words[1]) < 5 else 0
+    return words[0], number
 
 
 def normalise(raw: int) -> int:
@@ -35,27 +72,34 @@ def normalise(raw: int) -> int:
     return raw & 0xFF
 
 
-def read(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            return normalise(int(f.read().split()[0]))
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def cmd() -> int | None:
+    """The CMD's status as its waiter recorded it, or None."""
     prefix = os.path.basename(CMD_PREFIX)
     try:
         names = [n for n in os.listdir(paths.STATE) if n.startswith(prefix)]
     except OSError:
         return None
     raw = names[0][len(prefix) :] if names else ""
-    return normalise(int(raw)) if raw.isdigit() else None
+    return normalise(int(raw)) if raw.isdigit() and len(raw) < 6 else None
 
 
-def final() -> int | None:
-    """The recorded status that applies, or None when nothing was recorded."""
-    for value in (read(paths.INIT_STATUS), read(paths.HALT_STATUS), cmd()):
-        if value is not None:
-            return value
-    return None
+def cmd_ran() -> bool:
+    return os.path.lexists(paths.CMD_MARK)
+
+
+def final(word: str, number: int, cmd_status: int | None, cmd_ran: bool) -> int:
+    """The container's exit status for a stop of kind `word` (see the module doc).
+
+    `cmd_status` is what the waiter recorded by the end of stage 3 (None: the
+    CMD had to be SIGKILLed before it could say), `cmd_ran` whether a CMD was
+    started at all.
+    """
+    if word in ("setup", "init", "halt"):
+        return number & 0xFF
+    if word == "crash":
+        return 111
+    if word in ("signal", "cmd"):
+        if not cmd_ran:
+            return 0
+        return cmd_status if cmd_status is not None else 128 + signal.SIGKILL
+    return 0  # scan: a stop asked for from inside, not a failure

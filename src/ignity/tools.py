@@ -35,6 +35,9 @@ PROGRAMS = {
     "s6-ftrig-listen": "s6",
     "execlineb": "execline",
     "foreground": "execline",
+    "ifelse": "execline",
+    "eltest": "execline",
+    "exit": "execline",
     "importas": "execline",
     "redirfd": "execline",
 }

@@ -9,10 +9,12 @@ import pytest
 
 from tests.tree import Tree, wait_up
 
-STOP = [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGABRT]
+STOP = [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT]
 RESCAN = [signal.SIGHUP, signal.SIGALRM]
+# Sent on to the CMD's process group (issue #12), like tini and dumb-init.
+FORWARDED = [signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH]
 NO_EFFECT = [
-    signal.SIGUSR1, signal.SIGUSR2, signal.SIGPWR, signal.SIGWINCH, signal.SIGCHLD, signal.SIGCONT,
+    signal.SIGPWR, signal.SIGCHLD, signal.SIGCONT,
     signal.SIGPIPE, signal.SIGURG, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGXCPU,
     signal.SIGXFSZ, signal.SIGVTALRM, signal.SIGPROF, signal.SIGIO, signal.SIGSYS, signal.SIGSEGV,
     signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSTKFLT,
@@ -31,6 +33,54 @@ def test_stop_signals_run_stage3(boot, tree: Tree, sig: int):
     assert time.monotonic() - sent < 2
     assert c.lines.count("finalize-ran") == 1
     assert "[ignity/stage3] stopping" in c.lines
+
+
+def test_sigabrt_runs_stage3_at_once_as_a_stop_from_inside(boot, tree: Tree):
+    # s6-svscan's fixed behaviour: finish at once; the status is that of s6-svscanctl -t (0).
+    tree.service("svc", "exec sleep 1000")
+    tree.finalize("10-fin", "echo finalize-ran")
+    c = boot("sh", "-c", wait_up("svc", timeout_ms=5000) + "; echo ready; exec sleep 1000")
+    c.wait_for("ready")
+    c.kill(signal.SIGABRT)
+    assert c.wait(timeout=20) == 0
+    assert c.lines.count("finalize-ran") == 1
+
+
+@pytest.mark.parametrize("sig", FORWARDED, ids=lambda s: signal.Signals(s).name)
+def test_cmd_signals_are_forwarded_to_the_cmd(boot, tree: Tree, sig: int):
+    name = signal.Signals(sig).name[3:]
+    c = boot("sh", "-c", f"trap 'echo got-{name}' {name}; echo ready; while :; do sleep 0.05; done")
+    c.wait_for("ready")
+    c.kill(sig)
+    c.wait_for(f"got-{name}")
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 128 + signal.SIGTERM
+    assert c.lines.count("[ignity/stage3] stopping") == 1
+
+
+@pytest.mark.parametrize("sig", FORWARDED, ids=lambda s: signal.Signals(s).name)
+def test_forwarding_can_be_turned_off(boot, tree: Tree, sig: int):
+    tree.finalize("10-fin", "echo finalize-ran")
+    name = signal.Signals(sig).name[3:]
+    c = boot("sh", "-c", f"trap 'echo got-{name}' {name}; echo ready; while :; do sleep 0.05; done",
+             env={"IGNITY_CMD_FORWARD_SIGNALS": "0"})  # fmt: skip
+    c.wait_for("ready")
+    c.kill(sig)
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 128 + signal.SIGTERM
+    assert f"got-{name}" not in c.lines
+    assert c.lines.count("finalize-ran") == 1
+
+
+def test_receive_signals_gives_the_stop_to_the_cmd(boot, tree: Tree):
+    tree.finalize("10-fin", "echo finalize-ran")
+    c = boot("sh", "-c", "trap 'echo cmd-got-TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+             env={"IGNITY_CMD_RECEIVE_SIGNALS": "1"})  # fmt: skip
+    c.wait_for("ready")
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 0
+    lines = c.lines
+    assert lines.index("cmd-got-TERM") < lines.index("[ignity/stage3] stopping") < lines.index("finalize-ran")
 
 
 @pytest.mark.parametrize("sig", NO_EFFECT, ids=lambda s: signal.Signals(s).name)
@@ -57,7 +107,7 @@ def test_rescan_signals_pick_up_new_services(boot, tree: Tree, sig: int):
         + wait_up("extra", timeout_ms=10000)
         + "; }; echo extra-seen"
     )
-    c = boot("sh", "-c", script)
+    c = boot("sh", "-c", script, env={"IGNITY_CMD_FORWARD_SIGNALS": "0"})
     c.wait_for("added")
     c.kill(sig)
     assert c.wait(timeout=20) == 0

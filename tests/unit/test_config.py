@@ -21,6 +21,8 @@ MS_MAX = 2**31 - 1
 
 # The defaults of SPEC.md "Variables" (IGNITY_VERBOSITY is Ignity's own, default 1).
 SPEC_DEFAULTS = {
+    "IGNITY_CMD_FORWARD_SIGNALS": 1,
+    "IGNITY_CMD_RECEIVE_SIGNALS": 0,
     "IGNITY_CMD_WAIT_FOR_SERVICES": 0,
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": 5000,
     "IGNITY_KILL_FINALIZE_MAXTIME": 5000,
@@ -36,7 +38,13 @@ MS_VARS = [
     "IGNITY_SERVICES_GRACETIME",
     "IGNITY_KILL_GRACETIME",
 ]
-BOOL_VARS = ["IGNITY_CMD_WAIT_FOR_SERVICES", "IGNITY_SKIP_PERMS", "IGNITY_SYNC_DISKS"]
+BOOL_VARS = [
+    "IGNITY_CMD_FORWARD_SIGNALS",
+    "IGNITY_CMD_RECEIVE_SIGNALS",
+    "IGNITY_CMD_WAIT_FOR_SERVICES",
+    "IGNITY_SKIP_PERMS",
+    "IGNITY_SYNC_DISKS",
+]
 ALL_VARS = [*BOOL_VARS, *MS_VARS, "IGNITY_VERBOSITY"]
 
 
@@ -209,6 +217,8 @@ def test_arbitrary_text_is_a_value_or_an_ignity_error(name: str, raw: str) -> No
 
 def test_dump_format() -> None:
     assert config.Config().dump() == (
+        "IGNITY_CMD_FORWARD_SIGNALS=1\n"
+        "IGNITY_CMD_RECEIVE_SIGNALS=0\n"
         "IGNITY_CMD_WAIT_FOR_SERVICES=0\n"
         "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME=5000\n"
         "IGNITY_KILL_FINALIZE_MAXTIME=5000\n"
@@ -295,25 +305,56 @@ def test_normalise_examples(raw: int, expected: int) -> None:
     assert status.normalise(raw) == expected
 
 
-def test_read_normalises_and_ignores_garbage(tmp_path: Path) -> None:
-    path = tmp_path / "status"
-    assert status.read(str(path)) is None
-    path.write_text("265\n")
-    assert status.read(str(path)) == 137
-    path.write_text("3")
-    assert status.read(str(path)) == 3
-    path.write_text("")
-    assert status.read(str(path)) is None
-    path.write_text("nope\n")
-    assert status.read(str(path)) is None
+def test_the_latch_is_taken_once_and_says_why(tmp_path: Path) -> None:
+    path = str(tmp_path / "stopping")
+    assert status.reason(path) == ("", 0)
+    assert not status.stopping(path)
+    assert status.latch("halt 3", path) is True
+    assert status.latch("signal 15", path) is False
+    assert status.stopping(path)
+    assert status.reason(path) == ("halt", 3)
 
 
-def test_record_writes_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "status")
-    assert status.record(path, 3) is True
-    assert status.record(path, 4) is False
-    assert Path(path).read_text() == "3\n"
-    assert status.read(path) == 3
+def test_the_latch_never_follows_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "passwd"
+    target.write_text("root:x:0:0::/root:/bin/sh\n")
+    link = tmp_path / "stopping"
+    link.symlink_to(target)
+    assert status.latch("signal 15", str(link)) is False
+    assert target.read_text() == "root:x:0:0::/root:/bin/sh\n"
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert status.latch("signal 15", str(dangling)) is False
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("word", "number", "cmd_status", "cmd_ran", "expected"),
+    [
+        ("setup", 1, None, False, 1),
+        ("init", 3, 143, True, 3),
+        ("halt", 4, 143, True, 4),
+        ("signal", 15, 143, True, 143),
+        ("signal", 15, 0, True, 0),
+        ("signal", 15, None, True, 137),
+        ("signal", 15, None, False, 0),
+        ("cmd", 0, 7, True, 7),
+        ("scan", 0, 143, True, 0),
+        ("scan", 0, None, False, 0),
+        ("crash", 0, None, False, 111),
+        ("", 0, 5, True, 0),
+    ],
+)
+def test_final_status_follows_from_why(
+    word: str, number: int, cmd_status: int | None, cmd_ran: bool, expected: int
+) -> None:
+    assert status.final(word, number, cmd_status, cmd_ran) == expected
+
+
+def test_normalise_raw_statuses() -> None:
+    assert status.normalise(265) == 137
+    assert status.normalise(3) == 3
+    assert status.normalise(256 + 15) == 143
 
 
 # --- with_retries.parse -------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
 S6 = ["s6-svscan", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-envdir", "s6-ftrig-listen"]
-EXECLINE = ["execlineb", "foreground", "importas", "redirfd"]
+EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "ifelse", "eltest", "exit"]
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:
@@ -71,8 +71,19 @@ def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
         full = tmp_path / path
         assert full.is_file() and os.access(full, os.X_OK), path
     init = (tmp_path / "init").read_text()
-    assert init.startswith(f"#!{sys.executable} -I\n")
-    assert "from ignity.stages.stage1 import main" in init
+    # Stage 0 is sh: PID 1 becomes s6-svscan before any interpreter starts.
+    assert init.startswith("#!/bin/sh\n")
+    assert f"'{sys.executable}' '-I' '-c'" in init and "from ignity.stages.stage1 import main" in init
+    assert init.rstrip().endswith("'/usr/bin/s6-svscan' -c 5000 /run/ignity/services-state")
+    # What s6-svscan runs as root comes from root-owned files of the image, as links.
+    ctl = tmp_path / "usr/lib/ignity/skel/services-state/.s6-svscan"
+    assert (ctl.stat().st_mode & 0o777) == 0o755  # a non-root user copies it; stage 1 closes it
+    assert os.readlink(ctl / "finish") == "/usr/lib/ignity/svscan/finish"
+    assert os.readlink(ctl / "crash") == "/usr/lib/ignity/svscan/finish"
+    for sig in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"):
+        assert os.readlink(ctl / sig) == "/usr/lib/ignity/svscan/signal"
+    finish = (tmp_path / "usr/lib/ignity/svscan/finish").read_text()
+    assert "trap '' TERM INT QUIT HUP USR1 USR2 WINCH" in finish.splitlines()[2]
     with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
     assert with_env[0] == "#!/usr/lib/execline/bin/execlineb -S0"
     assert "/usr/bin/s6-envdir -I -fnL /run/ignity/envs" in with_env

@@ -1,9 +1,15 @@
-"""Stage 1: setup as PID 1, then become s6-svscan.
+"""Stage 1: setup, in the boot process, a child of s6-svscan (PID 1 since stage 0).
 
-Everything that can be wrong with the input (env files, IGNITY_* values,
-missing s6) is found here, before anything is started or written, so a bad
-image fails with one line and leaves nothing half-done. Stage 2 is forked from
-this interpreter rather than started anew: one Python start for the whole boot.
+Everything that can be wrong with the input (env files, IGNITY_* values, the
+/etc/ignity tree, missing s6) is found here, before anything is started or
+written, so a bad image fails with one line and leaves nothing half-done.
+Then the user mapping and perms, and /run/ignity made root's. Stage 2 follows
+in the same process: one Python start for the whole boot.
+
+A stop signal goes to PID 1, s6-svscan, whose handler marks the stop and
+starts stage 3, which ends this process (SIGTERM, default disposition: it
+dies quietly). So this process never handles a stop itself; it only checks
+the latch before each irreversible step (stage 2).
 """
 
 from __future__ import annotations
@@ -21,95 +27,137 @@ if TYPE_CHECKING:
 
 PHASE = "stage1"
 
-# Blocked (not ignored) until s6-svscan runs, so that they are not lost: a
-# namespace's PID 1 drops signals it has no handler for. s6-svscan does not act
-# on a signal already pending when it starts, so a stop asked for during setup
-# is handed to stage 2 as a file (STOP_REQUESTED), which stops at once.
-HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
-
-READY_FD = 3
-
-
-def _max_services() -> int:
-    try:
-        count = len(os.listdir(f"{paths.ETC}/services"))
-    except OSError:
-        count = 0
-    return max(500, 2 * count + 100)
+# What stage 0 tells the boot process (and is not passed on to anything).
+STAGE0_VARIABLES = (b"IGNITY_STAGE0", b"IGNITY_STAGE0_STOP")
 
 
 def main() -> NoReturn:
-    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     cmd = sys.argv[1:]
+    mode = os.environ.get("IGNITY_STAGE0", "")
+    stop_asked = os.environ.get("IGNITY_STAGE0_STOP") == "1"
+    _original_environment()
+    for name in STAGE0_VARIABLES:
+        os.environb.pop(name, None)
+    # Python ignores these for itself; an ignored disposition would pass on to every child.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    if mode == "alone":
+        _alone()
+    _own_group()
     try:
-        merged, settings, account = _setup()
+        merged, settings, account = _setup(mode)
     except IgnityError as e:
-        log.die(PHASE, str(e), e.status)
+        log.error(PHASE, str(e))
+        _fail("setup", e.status)
     except Exception as e:  # a bug of ours: one line all the same, and nothing started
-        log.die(PHASE, f"internal error, please report: {e!r}")
-    log.debug(PHASE, f"starting s6-svscan; CMD: {cmd if cmd else 'none'}")
-    _become_svscan(cmd, merged, settings, account)
+        log.error(PHASE, f"internal error, please report: {e!r}")
+        _fail("setup", 1)
+    from ignity.stages import stage2
+
+    if stop_asked:
+        log.info(PHASE, "stop requested during start-up: stopping")
+        stage2.stop("signal 15")
+    stage2.main(cmd, merged, settings, (account.uid, account.gid))
 
 
-def _setup() -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
-    """Read and check everything, map the user, fix permissions, lay out /run/ignity."""
+def _original_environment() -> None:
+    """Take back the variables sh could not pass on, from stage 0's copy of /init's environment."""
+    try:
+        fd = os.open(paths.ENVIRON, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_uid != os.geteuid():
+            return
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(paths.ENVIRON)
+        except OSError:
+            pass
+    for item in b"".join(chunks).split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        if sep and name and name not in os.environb:
+            os.environb[name] = value
+
+
+def _own_group() -> None:
+    """The boot process leads its own process group: init scripts and the CMD run in it,
+    so stage 3 stops them as one, and with a terminal it is the foreground group:
+    Ctrl-C reaches them, never a supervisor (s6-supervise would kill its service
+    without its finish). With no CMD, that group is left empty when this
+    process ends: a Ctrl-C then reaches nobody, and `docker stop` stops."""
+    os.setpgid(0, 0)
+    if os.isatty(0):
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+            os.tcsetpgrp(0, os.getpgrp())
+        except OSError:
+            pass
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+
+
+def _setup(mode: str) -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
+    """Read and check everything, map the user, fix permissions, make /run/ignity ours."""
+    check.special_at_boot()  # before anything opens a file of /etc/ignity: a fifo there must not hang us
     merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
     env = envfile.own_variables(merged)
     settings = config.from_env(env)
     log.set_verbosity(settings.verbosity)
     account = usermap.from_env(env)
+    if mode in ("subreaper", "no-subreaper"):
+        how = "as a child subreaper" if mode == "subreaper" else "NOT as a subreaper (no ctypes in this Python)"
+        log.info(PHASE, f"not PID 1 (parent {os.getppid()} is s6-svscan, under pid {_grandparent()}): "
+                 f"supervising {how}; only Ignity's own processes are ever signalled")  # fmt: skip
     log.debug(PHASE, "environment and settings read")
     check.at_boot(os.environ, skip_perms=bool(settings.skip_perms))
     log.debug(PHASE, f"{paths.ETC} checked")
     tools.check_all()
-    log.debug(PHASE, "s6 and execline found")
     if not settings.skip_perms:
         prepare.run(env)
-    runtime.recreate(settings, account.uid, account.gid)
+    runtime.recreate(settings)
     log.debug(PHASE, f"{paths.RUN} laid out")
     return merged, settings, account
 
 
-def _become_svscan(
-    cmd: list[str], merged: dict[bytes, bytes], settings: config.Config, account: usermap.Account
-) -> NoReturn:
-    """Fork stage 2, then exec s6-svscan, which tells stage 2 on READY_FD when it takes commands."""
-    svscan = tools.find("s6-svscan")
-    argv = ["s6-svscan", "-d", str(READY_FD), "-c", str(_max_services()), paths.SCANDIR]
+def _grandparent() -> str:
     try:
-        ready_r, ready_w = os.pipe()
-        pid = os.fork()
-    except OSError as e:
-        log.die(PHASE, f"cannot start stage 2: {e.strerror}")
-    if pid == 0:
-        os.close(ready_w)
-        from ignity.stages import stage2
+        with open(f"/proc/{os.getppid()}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[1].decode()
+    except (OSError, IndexError):
+        return "?"
 
-        stage2.main(ready_r, cmd, merged, settings, (account.uid, account.gid))
-    os.close(ready_r)
-    if ready_w != READY_FD:
-        os.dup2(ready_w, READY_FD)
-        os.close(ready_w)
-    else:
-        os.set_inheritable(READY_FD, True)
+
+def _fail(word: str, code: int) -> NoReturn:
+    from ignity.stages import stage2
+
+    stage2.stop(f"{word} {code}")
+
+
+def _alone() -> NoReturn:
+    """Stage 0 could not lay out /run/ignity (or find s6-svscan): we are PID 1, alone.
+
+    Say what is wrong, as precisely as the checks can, and exit: nothing started.
+    """
     try:
-        with open(paths.STAGE2_PID, "w") as f:
-            f.write(f"{pid}\n")
-    except OSError as e:
-        log.error(PHASE, f"{e.filename}: {e.strerror}")  # stage 2 finds the same trouble and stops
-    # Python ignores these; an ignored disposition would pass on to every service.
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-    # The last thing before exec: a stop asked for until now is handed to stage 2.
-    # (One arriving in the microseconds before s6-svscan sets up its handlers is lost.)
-    if signal.sigpending() & STOP_SIGNALS:
+        merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+        log.set_verbosity(config.from_env(envfile.own_variables(merged)).verbosity)
+        tools.check_all()
+        if not os.path.isdir(paths.SKEL):
+            raise IgnityError(f"{paths.SKEL} is missing: run `ignity install` in the image")
         try:
-            open(paths.STOP_REQUESTED, "w").close()
-        except OSError:
-            pass
-        log.info(PHASE, "stop requested during setup: stopping as soon as s6-svscan runs")
-    try:
-        os.execv(svscan, argv)
-    except OSError as e:
-        log.die(PHASE, f"cannot run {svscan}: {e.strerror}")
+            os.makedirs(paths.STATE, exist_ok=True)
+            probe = f"{paths.STATE}/.probe"
+            open(probe, "w").close()
+            os.unlink(probe)
+        except OSError as e:
+            raise runtime.not_writable(e) from None
+        raise IgnityError(f"cannot lay out {paths.RUN} from {paths.SKEL}")
+    except IgnityError as e:
+        log.die(PHASE, str(e), e.status)
+    except Exception as e:
+        log.die(PHASE, f"internal error, please report: {e!r}")

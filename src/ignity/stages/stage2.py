@@ -1,9 +1,15 @@
-"""Stage 2: start-up, in a child of PID 1 with the container's stdin/stdout/stderr.
+"""Stage 2: start-up, in the boot process (stage 1's), with the container's stdin/stdout/stderr.
 
 Copies the author's directories, writes the merged environment, runs the init
 scripts, hands the services to s6-svscan, then execs into a small execline
 chain that runs the CMD: no Python stays resident once the CMD runs.
-Any failure records a status and asks s6-svscan to enter stage 3.
+
+Before each irreversible step (starting the services, exec'ing the CMD) it
+checks the one latch (status.STOPPING): once the container is stopping,
+nothing more starts. The CMD is announced (CMD_MARK) before that last check
+and stage 3 reads the announcement after setting the latch, so at least one
+of them sees the other: a CMD is either never started, or stopped by stage 3.
+Any failure sets the latch with its status and asks s6-svscan for stage 3.
 """
 
 from __future__ import annotations
@@ -24,21 +30,20 @@ if TYPE_CHECKING:
 PHASE = "stage2"
 
 
-def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tuple[int, int]) -> NoReturn:
-    procs.reset_signals()
+def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tuple[int, int]) -> NoReturn:
     try:
-        _wait_for_svscan(ready_fd)
         _copy_dirs()
-        if os.path.exists(paths.STOP_REQUESTED):
-            _stop(None)
         mapped = owner != (0, 0) and os.geteuid() == 0
-        skipped = envdir.write(merged, owner=owner if mapped else None)
+        skipped = envdir.write(merged, group=owner[1] if mapped else None)
         for name in skipped:
             log.info(PHASE, f"variable {name!r} cannot be stored in {paths.ENVS} and is not passed to with-env")
         failed = _run_init_scripts()
         if failed is not None:
-            _stop(failed)
+            stop(f"init {failed}")
         found = services.discover()
+        runtime.wait_for_svscan()
+        if status.stopping():
+            os._exit(0)
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
         services.start(found, config.services_gracetime, wait)
@@ -46,22 +51,26 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
         if cmd:
             _exec_cmd(cmd, merged)
     except IgnityError as e:
-        if _stopping():  # stage 3 took over while we were starting: nothing failed
+        if status.stopping():  # stage 3 took over while we were starting: nothing failed
             os._exit(0)
         log.error(PHASE, str(e))
-        _stop(e.status)
+        stop(f"init {e.status}")
     except OSError as e:
+        if status.stopping():
+            os._exit(0)
         where = f"{e.filename}: " if e.filename else ""
         log.error(PHASE, f"{where}{e.strerror or e}")
         if e.errno == errno.ENOSPC:
-            # Make room for the exit status: the environment is not needed any more.
-            import shutil
-
-            shutil.rmtree(paths.ENVS, ignore_errors=True)
-        _stop(1)
+            # Make room for the latch: the environment is not needed any more.
+            try:
+                run = os.open(paths.RUN, os.O_RDONLY | os.O_DIRECTORY)
+                runtime.remove_tree(run, os.path.basename(paths.ENVS))
+            except OSError:
+                pass
+        stop("init 1")
     except Exception as e:  # a bug of ours: still one line, and the container still stops
         log.error(PHASE, f"internal error, please report: {e!r}")
-        _stop(1)
+        stop("init 1")
     os._exit(0)
 
 
@@ -69,18 +78,8 @@ def _ms(since: float) -> int:
     return round((time.monotonic() - since) * 1000)
 
 
-def _wait_for_svscan(ready_fd: int) -> None:
-    """Block until s6-svscan writes its readiness newline (EOF: it died)."""
-    data = b""
-    while b"\n" not in data:
-        chunk = os.read(ready_fd, 64)
-        if not chunk:
-            raise IgnityError("s6-svscan exited before it was ready")
-        data += chunk
-    os.close(ready_fd)
-
-
 def _copy_dirs() -> None:
+    strip = 0o022 if os.geteuid() == 0 else 0
     for name in paths.COPIED:
         source, target = f"{paths.ETC}/{name}", f"{paths.RUN}/{name}"
         if not os.path.isdir(source):
@@ -88,7 +87,7 @@ def _copy_dirs() -> None:
         for entry in sorted(os.listdir(source)):
             if entry.startswith("."):
                 continue
-            runtime.copy(f"{source}/{entry}", f"{target}/{entry}")
+            runtime.copy(f"{source}/{entry}", f"{target}/{entry}", strip=strip)
 
 
 def _run_init_scripts() -> int | None:
@@ -97,6 +96,8 @@ def _run_init_scripts() -> int | None:
     for name in sorted(os.listdir(directory)):
         if name.startswith("."):
             continue
+        if status.stopping():
+            os._exit(0)
         path = f"{directory}/{name}"
         started = time.monotonic()
         log.debug(PHASE, f"init script {name}: starting")
@@ -107,66 +108,68 @@ def _run_init_scripts() -> int | None:
             return procs.exec_failure_status(e)
         log.debug(PHASE, f"init script {name}: exited {code} after {_ms(started)} ms")
         if code != 0:
+            if status.stopping():  # killed by the stop, not failed
+                os._exit(0)
             log.error(PHASE, f"{paths.ETC}/init/{name} exited {code}: start-up stopped")
             return code
     return None
 
 
-def _stopping() -> bool:
-    """Whether stage 3 has begun or is about to: marked, or s6-svscan already gone from PID 1."""
-    if os.path.exists(paths.STOPPING):
-        return True
-    try:
-        with open("/proc/1/comm") as f:
-            return f.read().strip() != "s6-svscan"
-    except OSError:
-        return False
+def stop(reason: str) -> NoReturn:
+    """Set the latch with `reason` and have s6-svscan run stage 3 at once.
 
-
-def _stop(code: int | None) -> NoReturn:
-    """Record a failed start-up and have s6-svscan run stage 3 at once.
-
-    When stage 3 is already running (a SIGTERM during start-up), a script it
-    killed has not failed: nothing is recorded.
+    When the container is already stopping, nothing is recorded: the first
+    reason wins.
     """
-    if _stopping():
-        os._exit(0)
-    if code is not None:
-        try:
-            status.record(paths.INIT_STATUS, code)
-        except OSError as e:
-            log.error(PHASE, f"cannot record the exit status {code}: {e.strerror}")
     try:
+        first = status.latch(reason)
+    except OSError as e:
+        log.error(PHASE, f"cannot record why the container stops ({reason}): {e.strerror}")
+        first = True
+    if not first:
+        os._exit(0)
+    try:
+        runtime.wait_for_svscan()
         svscanctl = tools.find("s6-svscanctl")
         os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
     except (OSError, IgnityError) as e:
         log.error(PHASE, f"cannot stop the container: {e}")
-    os._exit(code or 0)
+    os._exit(1)
 
 
-# The waiter ignores, by blocking them, the signals a terminal or stage 3 sends to
-# the CMD's process group, which it shares: it must live to record the status.
-# Blocked signals are not ignored ones: `foreground` starts the CMD with a clean mask.
+# The waiter ignores, by blocking them, the signals a terminal, stage 3 or a
+# forwarded signal sends to the CMD's process group, which it shares: it must
+# live to record the status. Blocked signals are not ignored ones: `foreground`
+# starts the CMD with a clean mask.
 WAITER_BLOCKED = {
     signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGHUP, signal.SIGTERM,
+    signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
 }  # fmt: skip
+
+# The status the CMD gets when the stop came between the announcement and its start.
+NOT_STARTED = 128 + signal.SIGTERM
 
 
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { CMD } importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
+    foreground { ifelse { eltest -e STOPPING } { exit 143 } CMD }
+    importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
     redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
 
-    The status is the name of a file the chain creates on its way to
-    s6-svscanctl: no process is started to write it. Written as a raw argv
-    (block words prefixed with a space, ended by an empty word), so the CMD's
-    words reach it exactly, whatever they contain. This chain is what stays of
-    stage 2 while the CMD runs: a few KiB of execline.
+    The CMD's own process checks the latch once more after it exists: a stop
+    decided before that is seen there (the CMD never runs), one decided after
+    reaches it through its process group. The status is the name of a file the
+    chain creates on its way to s6-svscanctl: no process is started to write
+    it. Written as a raw argv (block words prefixed with a space, ended by an
+    empty word), so the CMD's words reach it exactly, whatever they contain.
     """
     redirfd = tools.find("redirfd")
     return [
-        tools.find("foreground"), *(" " + word for word in cmd), "",
+        tools.find("foreground"),
+        " " + tools.find("ifelse"), "  " + tools.find("eltest"), "  -e", "  " + paths.STOPPING, " ",
+        "  " + tools.find("exit"), f"  {NOT_STARTED}", " ",
+        *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
         redirfd, "-w", "1", f"{status.CMD_PREFIX}${{?}}",
         # Quiet: when stage 3 is already running, s6-svscan is gone and this is a no-op.
@@ -176,20 +179,20 @@ def waiter_argv(cmd: list[str]) -> list[str]:
 
 
 def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes]) -> NoReturn:
-    """Become the waiter, in a process group of its own that the CMD joins.
+    """Announce the CMD, check the latch a last time, become its waiter.
 
-    With a terminal, that group becomes the terminal's foreground group (Ctrl-C
-    reaches the CMD, a shell gets job control); without one, it is a new session.
+    The boot process already leads its own process group (the terminal's
+    foreground group when there is one); the CMD joins it.
     """
     argv = waiter_argv(cmd)
     log.debug(PHASE, f"running the CMD: {cmd}")
-    procs.reset_signals()
-    if os.isatty(0):
-        os.setpgid(0, 0)
-        # With SIGTTOU blocked, a background group may take the terminal.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
-        os.tcsetpgrp(0, os.getpgrp())
-    else:
-        os.setsid()
-    signal.pthread_sigmask(signal.SIG_SETMASK, WAITER_BLOCKED)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WAITER_BLOCKED)
+    fd = os.open(paths.CMD_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    if status.stopping():
+        os._exit(0)
+    procs.reset_dispositions()
     os.execve(argv[0], argv, merged)

@@ -1,17 +1,22 @@
-"""Stage 3: shutdown, as PID 1, exec'ed by s6-svscan as its finish program.
+"""Stage 3: shutdown, exec'ed by s6-svscan as its finish program (PID 1, or Ignity's top).
 
-Entered on CMD exit, SIGTERM/SIGINT/SIGQUIT to PID 1, a failed start-up or
-`ignity halt` (all through `s6-svscanctl -b`: the supervisors are still
-running and are now our children), or `s6-svscanctl -t` (s6-svscan has
-already brought the services down). Every wait below ends the moment its
-condition holds; the grace times are only upper bounds.
+Entered through the latch (see status.py) on CMD exit, a stop signal, a
+failed start-up, `ignity halt` (all through `s6-svscanctl -b`: the
+supervisors are still running and are now our children), on
+`s6-svscanctl -t` (s6-svscan has already brought the services down), or when
+s6-svscan crashes. The stop signals were made ignored by the sh wrapper
+before this interpreter started, so a second SIGTERM or a Ctrl-C changes
+nothing. Only processes of our own tree are ever signalled (proctree).
+Every wait ends the moment its condition holds; grace times are upper bounds.
 
-1. In parallel: finalize scripts one by one, each bounded; the services and
-   the CMD told to stop, bounded by IGNITY_SERVICES_GRACETIME (s6-supervise
-   enforces it on each service through timeout-kill).
-2. Optional sync; SIGTERM to every process left; at most
+1. In parallel: the finalize scripts, one by one, each bounded; the services
+   stopped in reverse dependency order (a service once every service that
+   depends on it is down), bounded by IGNITY_SERVICES_GRACETIME (s6-supervise
+   enforces it on each through timeout-kill); the boot process or the CMD
+   told to stop through its process group.
+2. Optional sync; SIGTERM to every process left in our tree; at most
    IGNITY_KILL_GRACETIME for them to go; SIGKILL; reap.
-3. Exit with the recorded status.
+3. Exit with the status that follows from why we stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import signal
 import sys
 import time
 
-from ignity import config, log, paths, procs, status
+from ignity import config, deps, envfile, log, paths, procs, proctree, status
+from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
 if TYPE_CHECKING:
@@ -30,46 +36,20 @@ if TYPE_CHECKING:
 PHASE = "stage3"
 
 # After SIGKILL nothing can refuse to die, but a process stuck in the kernel
-# (D state) can delay it; PID 1 exiting kills the namespace anyway.
+# (D state) can delay it; our exit ends the container anyway.
 KILL_REAP_BOUND = 1.0
 
-# Signals PID 1 must not die of while it shuts down: a second SIGTERM or a
-# Ctrl-C during stage 3 changes nothing.
-IGNORED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-
-
-class Proc:
-    __slots__ = ("args", "comm", "pgid", "pid", "ppid")
-
-    def __init__(self, pid: int, ppid: int, pgid: int, comm: str, args: list[str]) -> None:
-        self.pid, self.ppid, self.pgid, self.comm, self.args = pid, ppid, pgid, comm, args
-
-
-def _processes() -> list[Proc]:
-    """Every process visible in /proc (our namespace), except ourselves."""
-    found = []
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-        except OSError:
-            continue
-        # comm is in parentheses and may itself contain ") ": split at the last one.
-        comm = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode("utf-8", "replace")
-        rest = stat[stat.rindex(b")") + 2 :].split()
-        found.append(Proc(int(entry), int(rest[1]), int(rest[2]), comm, args))
-    return found
+# Already ignored by the finish wrapper (inherited across exec); set again in
+# case stage 3 was started some other way.
+IGNORED_SIGNALS = (
+    signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
+)  # fmt: skip
 
 
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
 
 
@@ -80,24 +60,42 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _waiter_pid() -> int | None:
-    """Stage 2's pid, if it is still alive as the CMD waiter (our child)."""
+def _settings() -> config.Config:
+    """Stage 1's settings; the container's own IGNITY_* when the stop came before it wrote them."""
+    if os.path.exists(paths.CONFIG):
+        return config.load(paths.CONFIG)
     try:
-        with open(paths.STAGE2_PID) as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
+        return config.from_env(envfile.own_variables(dict(os.environb)))
+    except IgnityError:
+        return config.Config()
+
+
+def _why(crashed: bool) -> tuple[str, int]:
+    """Take the latch, or read why someone else took it."""
+    word = "crash" if crashed else ("cmd" if status.cmd() is not None else "scan")
+    try:
+        if status.latch(word):
+            return word, 0
+    except OSError:
+        return word, 0
+    return status.reason()
 
 
 class Finalizer:
-    """Runs the finalize scripts one after the other, each bounded in time."""
+    """Runs the finalize scripts one after the other, each bounded in time.
 
-    def __init__(self, maxtime_ms: int) -> None:
+    They come from the image's /etc/ignity/finalize, root's, not from the
+    run-time copy: nothing written at run time is executed by root at a stop,
+    and a stop at any instant of the boot still runs them.
+    """
+
+    def __init__(self, maxtime_ms: int, enabled: bool) -> None:
+        directory = f"{paths.ETC}/finalize"
         try:
-            names = sorted(n for n in os.listdir(paths.FINALIZE) if not n.startswith("."))
+            names = sorted(n for n in os.listdir(directory) if not n.startswith(".")) if enabled else []
         except OSError:
             names = []
-        self.queue = [f"{paths.FINALIZE}/{n}" for n in names]
+        self.queue = [f"{directory}/{n}" for n in names]
         self.maxtime = maxtime_ms / 1000
         self.pid: int | None = None
         self.deadline: float | None = None
@@ -123,7 +121,7 @@ class Finalizer:
                 f"{paths.ETC}/finalize/{self.name}: still running after "
                 f"IGNITY_KILL_FINALIZE_MAXTIME={round(self.maxtime * 1000)} ms, killed",
             )
-            _signal(self.pid, signal.SIGKILL)
+            _signal_group(self.pid, signal.SIGKILL)
             self.deadline = None  # its death arrives as an event
             return
         while self.pid is None and self.queue:
@@ -131,11 +129,60 @@ class Finalizer:
             self.name = os.path.basename(path)
             self.started = now
             try:
-                self.pid = procs.spawn([path])
+                # Its own process group, stdin /dev/null: never the terminal's foreground.
+                self.pid = procs.spawn([path], new_group=True, stdin_null=True)
             except OSError as e:
                 log.error(PHASE, f"{paths.ETC}/finalize/{self.name}: cannot run: {e.strerror}")
                 continue
             self.deadline = now + self.maxtime if self.maxtime > 0 else None
+
+
+class ServiceStopper:
+    """Stops the supervisors in reverse dependency order, on events.
+
+    SIGTERM to an s6-supervise is `s6-svc -xd` (stop the service within its
+    timeout-kill, then exit); SIGHUP to a logger's is `s6-svc -x` (exit once
+    its service is down and it has drained). A service is told to stop once
+    every service that depends on it is down.
+    """
+
+    def __init__(self, supervisors: dict[int, str]) -> None:
+        self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
+        self.asked: set[int] = set()
+        try:
+            graph = deps.read(paths.SERVICES)
+        except IgnityError:
+            graph = {}
+        self.dependents: dict[str, set[str]] = {}
+        for name, needs in graph.items():
+            for other in needs:
+                self.dependents.setdefault(other, set()).add(name)
+
+    @property
+    def done(self) -> bool:
+        return not self.alive
+
+    def advance(self, dead: dict[int, int]) -> None:
+        for pid in dead:
+            self.alive.pop(pid, None)
+        up = {name for name in self.alive.values() if "/" not in name}
+        for pid, name in self.alive.items():
+            if pid in self.asked:
+                continue
+            if name.endswith("/log"):
+                _signal(pid, signal.SIGHUP)
+            elif not (self.dependents.get(name, set()) & up):
+                _signal(pid, signal.SIGTERM)
+            else:
+                continue
+            self.asked.add(pid)
+
+    def hurry(self) -> None:
+        """Past the grace time: tell every supervisor left to stop now."""
+        for pid, name in self.alive.items():
+            if pid not in self.asked and not name.endswith("/log"):
+                _signal(pid, signal.SIGTERM)
+                self.asked.add(pid)
 
 
 def _earliest(*deadlines: float | None) -> float | None:
@@ -143,86 +190,100 @@ def _earliest(*deadlines: float | None) -> float | None:
     return min(present) if present else None
 
 
-def _take_terminal() -> None:
-    """The CMD's process group had the terminal: give it back to PID 1's, for finalize scripts."""
-    try:
-        if os.isatty(0) and os.tcgetpgrp(0) != os.getpgrp():
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
-            os.tcsetpgrp(0, os.getpgrp())
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
-    except OSError:
-        pass
-
-
 def main() -> NoReturn:
     t0 = time.monotonic()
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
-    _take_terminal()
-    settings = config.load(paths.CONFIG)
-    log.set_verbosity(settings.verbosity)
-    try:
-        open(paths.STOPPING, "x").close()
-    except OSError:
-        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    settings = _settings()
+    word, number = _why(sys.argv[1:] == ["crash"])
+    # A setup error was its own one line: nothing had started, nothing more to say.
+    log.set_verbosity(0 if word == "setup" else settings.verbosity)
+    if word == "crash":
+        log.error(PHASE, "s6-svscan met a fatal error: stopping")
     reaper = procs.Reaper()
     log.info(PHASE, "stopping")
 
-    # 1. Services, CMD and finalize scripts, in parallel.
-    everyone = _processes()
-    waiter = _waiter_pid()
-    waiter_alive = any(p.pid == waiter and p.ppid == 1 and p.comm == "foreground" for p in everyone)
-    supervisors = {p.pid for p in everyone if p.ppid == 1 and p.comm == "s6-supervise"}
-    for p in everyone:
-        if p.pid in supervisors:
-            # As s6-svscanctl -t does: services stop, loggers drain then exit.
-            _signal(p.pid, signal.SIGHUP if p.args[-1:] and p.args[-1].endswith("/log") else signal.SIGTERM)
-        elif waiter_alive and p.ppid == waiter:
+    # 1. Services, the boot process or the CMD, and finalize scripts, in parallel.
+    me, my_group = os.getpid(), os.getpgrp()
+    supervisors: dict[int, str] = {}
+    others: list[proctree.Proc] = []
+    for p in proctree.descendants():
+        if p.ppid != me:
+            continue
+        argv = proctree.argv(p.pid)
+        if argv[:1] == ["s6-supervise"] and len(argv) == 2:
+            supervisors[p.pid] = argv[1]
+        else:
+            others.append(p)
+    waiter = _waiter()
+    for p in others:
+        # The boot process leads the group of the init scripts and the CMD.
+        if p.pgid == p.pid and p.pgid != my_group:
             _signal_group(p.pgid, signal.SIGTERM)
             _signal_group(p.pgid, signal.SIGCONT)
-    waiting = set(supervisors) | ({waiter} if waiter_alive and waiter else set())
+        else:
+            _signal(p.pid, signal.SIGTERM)
+    waiter_pids = {waiter} if waiter in {p.pid for p in others} else set()
+    stopper = ServiceStopper(supervisors)
+    stopper.advance({})
     services_deadline = t0 + settings.services_gracetime / 1000
-    finalizer = Finalizer(settings.kill_finalize_maxtime)
+    finalizer = Finalizer(settings.kill_finalize_maxtime, enabled=word != "setup")
     finalizer.advance({})
+    hurried = False
     while True:
         dead, _ = reaper.reap()
-        waiting -= dead.keys()
+        waiter_pids -= dead.keys()
+        stopper.advance(dead)
         finalizer.advance(dead)
-        services_done = not waiting or time.monotonic() >= services_deadline
+        late = time.monotonic() >= services_deadline
+        if late and not hurried:
+            stopper.hurry()
+            hurried = True
+        services_done = (stopper.done and not waiter_pids) or late
         if finalizer.done and services_done:
             break
         reaper.wait(_earliest(finalizer.deadline, None if services_done else services_deadline))
-    if waiting:
+    if not stopper.done or waiter_pids:
         log.info(PHASE, f"services still stopping after IGNITY_SERVICES_GRACETIME={settings.services_gracetime} ms")
     log.debug(PHASE, f"services and finalize done after {round((time.monotonic() - t0) * 1000)} ms")
 
-    # 2. Everything left: TERM, a bounded grace, KILL.
+    # 2. Everything left of our tree: TERM, a bounded grace, KILL.
     if settings.sync_disks:
         os.sync()
-    waiter_alive = waiter_alive and waiter in {p.pid for p in _processes()}
-    leftovers = [p for p in _processes() if p.pid != waiter]
-    for p in leftovers:
+    for p in proctree.descendants():
         _signal(p.pid, signal.SIGTERM)
         _signal(p.pid, signal.SIGCONT)
     kill_deadline = time.monotonic() + settings.kill_gracetime / 1000
     while True:
-        dead, none_left = reaper.reap()
+        _, none_left = reaper.reap()
         if none_left or time.monotonic() >= kill_deadline:
             break
         reaper.wait(kill_deadline)
     if not none_left:
         log.info(PHASE, f"processes still running after IGNITY_KILL_GRACETIME={settings.kill_gracetime} ms: killing")
-        _signal(-1, signal.SIGKILL)
         bound = time.monotonic() + KILL_REAP_BOUND
-        while not reaper.reap()[1] and time.monotonic() < bound:
+        while time.monotonic() < bound:
+            left = proctree.descendants()
+            for p in left:
+                _signal(p.pid, signal.SIGKILL)
+            _, none_left = reaper.reap()
+            if none_left or not left:
+                break
             reaper.wait(bound)
 
     # 3. Exit status.
-    code = status.final()
-    if code is None:
-        # The CMD was still running and had to be killed before it could say.
-        code = 128 + signal.SIGKILL if waiter_alive else 0
+    code = status.final(word, number, status.cmd(), status.cmd_ran())
     log.info(PHASE, f"exiting with status {code} after {round((time.monotonic() - t0) * 1000)} ms")
     sys.stdout.flush()
     os._exit(code)
+
+
+def _waiter() -> int | None:
+    """The CMD's waiter (the boot process, after its exec), from its announcement."""
+    try:
+        with open(paths.CMD_MARK, "rb") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
