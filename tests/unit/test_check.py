@@ -787,7 +787,7 @@ def boot_on(monkeypatch: pytest.MonkeyPatch) -> BootOn:
     seen: list[tuple[str, bool]] = []
 
     def on_image(image: Image) -> list[tuple[str, bool]]:
-        def make(root: str, environ: object, live: bool, with_perms: bool = True) -> check._Checker:
+        def make(root: str, environ: object, live: bool, with_perms: bool | None = True) -> check._Checker:
             seen.append((root, live))
             return real(str(image.root), {}, live, with_perms)
 

@@ -522,3 +522,34 @@ def test_did_you_mean_gives_a_closest_choice(word: str, choices: list[str]) -> N
     if found is not None:
         assert found in choices
         assert report.distance(word, found) == min(report.distance(word, c) for c in choices)
+
+
+# --- at_boot takes IGNITY_SKIP_PERMS as the boot does --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env_file", "environ", "skipped"),
+    [
+        ("IGNITY_SKIP_PERMS=1\n", {}, True),
+        ("IGNITY_SKIP_PERMS=1\n", {"IGNITY_SKIP_PERMS": "0"}, False),  # the environment wins, as in envfile.merge
+        ("IGNITY_SKIP_PERMS=0\n", {"IGNITY_SKIP_PERMS": "1"}, True),
+        ("", {}, False),
+    ],
+)
+def test_at_boot_reads_skip_perms_itself(
+    image: Image, capfd: pytest.CaptureFixture[str], env_file: str, environ: dict[str, str], skipped: bool
+) -> None:
+    """So stage 1 can call at_boot(os.environ) before it reads any env file."""
+    image.file("envs/05-skip", env_file)
+    image.file("perms/20-app", "/data 0:0 0644\n")  # a bad line: an error unless perms are skipped
+    real = check._Checker
+    check._Checker = lambda root, env, live, with_perms=None: real(str(image.root), env, live, with_perms)  # type: ignore[assignment,misc]
+    try:
+        if skipped:
+            check.at_boot(environ)
+        else:
+            with pytest.raises(IgnityError, match=r"1 error\(s\)"):
+                check.at_boot(environ)
+    finally:
+        check._Checker = real  # type: ignore[misc]
+    assert (f"{ETC}/perms/20-app:1" in capfd.readouterr().err) is not skipped

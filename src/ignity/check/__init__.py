@@ -65,6 +65,8 @@ class _Checker(Context):
         self.top_level()
         envs.env_files(self)
         envs.environment(self)
+        if self.with_perms is None:
+            self.with_perms = self.settings.get("IGNITY_SKIP_PERMS", "").lstrip("0") != "1"
         if self.with_perms:
             perms_rules.perms_files(self)
         for kind in ("init", "finalize"):
@@ -121,16 +123,18 @@ def main(root: str, as_json: bool) -> int:
     return 1 if errors else 0
 
 
-def at_boot(environ: Mapping[str, str], skip_perms: bool = False) -> None:
+def at_boot(environ: Mapping[str, str], skip_perms: bool | None = None) -> None:
     """Stage 1's use: warnings and errors logged, and an IgnityError when there is an error.
 
     It opens nothing but regular files (never a fifo), so stage 1 can run it
-    before anything else reads /etc/ignity. With IGNITY_SKIP_PERMS=1 the boot
-    never reads the perms files, so they cannot stop it.
+    first, before anything else reads /etc/ignity. With IGNITY_SKIP_PERMS=1
+    the boot never reads the perms files, so they cannot stop it: `skip_perms`
+    None takes that setting as the boot does (env files, then `environ`).
     """
     from ignity import log
 
-    problems = _Checker("", environ, live=True, with_perms=not skip_perms).all()
+    with_perms = None if skip_perms is None else not skip_perms
+    problems = _Checker("", environ, live=True, with_perms=with_perms).all()
     for p in problems:
         (log.error if p.severity == ERROR else log.info)("check", f"{p.severity}: {p}")
     count = sum(p.severity == ERROR for p in problems)

@@ -18,12 +18,14 @@ MAX_READ = 1 << 20  # a script is read this far for its #! line and line endings
 class Context:
     """A run over one tree; `live` when the tree is the running system's (errors, not guesses)."""
 
-    def __init__(self, root: str, environ: Mapping[str, str], live: bool, with_perms: bool = True) -> None:
+    def __init__(self, root: str, environ: Mapping[str, str], live: bool, with_perms: bool | None = True) -> None:
         self.root = root
         self.view = Root(root)
         self.environ = environ
         self.live = live
+        # None: as the IGNITY_SKIP_PERMS of the env files and the environment say (the boot's own rule)
         self.with_perms = with_perms
+        self.settings: dict[str, str] = {}  # IGNITY_* as the boot merges them: env files in order, environment last
         self.problems: list[Problem] = []
         self.mapped_user = ""  # USER: created by the user mapping, so it need not exist yet
         # Paths already reported as fifos, devices or sockets: nothing more is said about them.

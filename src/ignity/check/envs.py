@@ -69,6 +69,7 @@ def env_files(ctx: Context) -> None:
                 if key == b"USER":
                     ctx.mapped_user = value.decode("utf-8", "replace")
                 if key.startswith(b"IGNITY_"):
+                    ctx.settings[key.decode("ascii")] = value.decode("utf-8", "replace")
                     setting(ctx, key.decode("ascii"), value.decode("utf-8", "replace"), shown, number)
                 elif key.startswith(b"S6_"):
                     migration.variable(ctx, key.decode("ascii"), shown, number)
@@ -78,6 +79,7 @@ def environment(ctx: Context) -> None:
     """The IGNITY_* and S6_* variables of the environment (this system's only: see check.run)."""
     for key in sorted(ctx.environ):
         if key.startswith("IGNITY_"):
+            ctx.settings[key] = ctx.environ[key]
             setting(ctx, key, ctx.environ[key], ENVIRONMENT, None)
         elif key.startswith("S6_"):
             migration.variable(ctx, key, ENVIRONMENT, None)
