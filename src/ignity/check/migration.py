@@ -27,7 +27,7 @@ DIRECTORIES = (
     (
         "/etc/fix-attrs.d",
         "s6-overlay permission fixes",
-        "rewrite them as /etc/ignity/perms/ files (PATH RECURSE ACCOUNT FMODE DMODE; no 'name,uid:gid' fallbacks)",
+        "move them to /etc/ignity/perms/: their lines are read as they are, but for 'name,uid:gid' fallbacks",
     ),
 )
 RC_FIX = (
