@@ -298,6 +298,21 @@ def test_a_link_to_a_fifo_says_so(image: Image) -> None:
         only(image.problems(), "error", f"{ETC}/envs/20-x", None, "is a symbolic link to a fifo, expected a regular")
 
 
+def test_a_link_to_a_directory_deep_in_a_service_is_not_walked(image: Image) -> None:
+    (image.root / "dev").mkdir()
+    os.mkfifo(image.root / "dev/fifo")
+    (image.etc / "services/web/data").mkdir()
+    (image.etc / "services/web/data/root").symlink_to("/")  # stage 2 copies it as a link: never read
+    with no_hang():
+        assert image.problems() == []
+    (image.etc / "services/linked").symlink_to("/dev")  # a service directory: followed, as stage 2 does
+    with no_hang():
+        problems = image.problems()
+    assert [(p.path, p.problem) for p in problems if p.path.endswith("/fifo")] == [
+        (f"{SERVICES}/linked/fifo", "is a fifo, expected a regular file")
+    ]
+
+
 def test_every_special_file_is_reported(image: Image) -> None:
     for rel in ("envs/1", "envs/2", "perms/1", "finalize/1", "services/db/x"):
         os.mkfifo(image.etc / rel)

@@ -4,7 +4,10 @@ A fifo where an env file is expected blocks the first open() forever, and at
 boot that is PID 1, deaf to SIGTERM. So this walk runs first, looks at every
 entry of the tree (links followed inside the root, each directory once) and
 never opens one; the rules after it read only what is a regular file, and
-say nothing more about what this walk reported.
+say nothing more about what this walk reported. A link to a directory is
+followed only where Ignity itself follows one (the tree, its subdirectories,
+a service, its log/ and dependencies.d/): elsewhere stage 2 copies it as a
+link, and a link to / must not walk the whole system at every boot.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def walk(ctx: Context) -> None:
             continue
         if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in visited:
             continue
+        if _expected(parts) != "a directory" and ctx.view.is_link(path):
+            continue  # a link to a directory elsewhere (say /): Ignity copies it as a link, never reads it
         visited.add((st.st_dev, st.st_ino))
         names = ctx.view.listdir(path)
         if isinstance(names, str):
