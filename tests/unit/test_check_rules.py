@@ -335,6 +335,28 @@ def test_at_boot_stops_on_a_fifo_without_opening_it(image: Image, capfd: pytest.
     assert f"error: {ETC}/envs/10-x: is a fifo, expected a regular file" in capfd.readouterr().err
 
 
+def test_special_at_boot_reports_only_special_files(image: Image, capfd: pytest.CaptureFixture[str]) -> None:
+    image.file("envs/20-app", "not a line\n")  # not special_at_boot's business
+    real = check._Checker
+    check._Checker = lambda root, environ, live, with_perms=None: real(str(image.root), {}, live, with_perms)  # type: ignore[assignment,misc]
+    try:
+        check.special_at_boot()
+        assert capfd.readouterr().err == ""
+        os.mkfifo(image.etc / "envs/10-x")
+        with no_hang(), pytest.raises(IgnityError, match=r"^1 error\(s\) in /etc/ignity"):
+            check.special_at_boot()
+    finally:
+        check._Checker = real  # type: ignore[misc]
+    err = capfd.readouterr().err
+    assert err == f"[ignity/check] error: {ETC}/envs/10-x: is a fifo, expected a regular file — {special_fix()}\n"
+
+
+def special_fix() -> str:
+    from ignity.check import special
+
+    return special.FIX
+
+
 def test_root_view_never_blocks_on_a_fifo(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "f")
     (tmp_path / "link").symlink_to("f")

@@ -43,6 +43,7 @@ __all__ = [
     "main",
     "run",
     "service_name_problem",
+    "special_at_boot",
 ]
 
 SUBDIRS = ("envs", "perms", "init", "finalize", "services")
@@ -140,3 +141,20 @@ def at_boot(environ: Mapping[str, str], skip_perms: bool | None = None) -> None:
     count = sum(p.severity == ERROR for p in problems)
     if count:
         raise IgnityError(f"{count} error(s) in {paths.ETC} (listed above): nothing started")
+
+
+def special_at_boot() -> None:
+    """Only the fifo/device/socket walk of /etc/ignity, logged, and an IgnityError if it found any.
+
+    For a stage 1 that keeps reading the env files (and its own messages for
+    them) before the full at_boot: this runs first, costs a stat per entry,
+    and opens nothing, so no fifo can block PID 1 before at_boot reports it.
+    """
+    from ignity import log
+
+    ctx = _Checker("", {}, live=True, with_perms=False)
+    special.walk(ctx)
+    for p in ctx.problems:
+        log.error("check", f"{p.severity}: {p}")
+    if ctx.problems:
+        raise IgnityError(f"{len(ctx.problems)} error(s) in {paths.ETC} (listed above): nothing started")
