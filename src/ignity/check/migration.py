@@ -119,7 +119,7 @@ def _rc_d(ctx: Context) -> None:
 def with_contenv(ctx: Context, shown: str, interpreter: str, argument: str, why: str | None) -> None:
     """A `#!.../with-contenv PROG` script: with-env is Ignity's equivalent."""
     program = argument.split(" ", 1)[0] or "sh"
-    fix = f"use #!/usr/bin/with-env {program} (Ignity's equivalent; it reads /etc/ignity/envs)"
+    fix = f"use #!/usr/bin/with-env {program} (Ignity's equivalent: the env files and the container's environment)"
     if why is not None:
         ctx.error(shown, 1, f"interpreter {interpreter} {why} in the image: with-contenv is s6-overlay's", fix)
     else:

@@ -150,4 +150,5 @@ def output_mode(ctx: Context, path: str, shown: str) -> None:
         return
     text = data[:-1] if data.endswith(b"\n") else data
     if text.decode("ascii", "replace") not in OUTPUT_MODES:
+        fix = CR_FIX if b"\r" in data else fix
         ctx.error(shown, 1, f"output-mode is {show(os.fsdecode(data))!r}, not one of the modes", fix)
