@@ -10,7 +10,7 @@ import pytest
 from tests.harness import Container
 from tests.tree import Tree
 
-NO_EQUIVALENT = "[ignity/check] warning: "
+WARNING = "[ignity/check] warning: "
 
 
 def _failed_with_one_line(c: Container, path: str, text: str) -> None:
@@ -88,9 +88,9 @@ def test_an_s6_overlay_image_gets_one_warning_per_item_at_boot(boot, tree: Tree)
     c = Container(image, tree.root, ["echo", "cmd ran"], env={"S6_LOGGING": "1"})
     try:
         assert c.wait(timeout=30) == 0, c.output  # warnings only: the boot goes on
-        warnings = [line for line in c.lines if line.startswith(NO_EQUIVALENT)]
+        warnings = [line for line in c.lines if line.startswith(WARNING)]
         for where, fix in EXPECTED:
-            mine = [line for line in warnings if line[len(NO_EQUIVALENT) :].startswith(where)]
+            mine = [line for line in warnings if line[len(WARNING) :].startswith(where)]
             assert len(mine) == 1, (where, c.output)
             assert fix in mine[0], mine[0]
         assert len(warnings) == len(EXPECTED), c.output
