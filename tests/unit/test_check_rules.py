@@ -435,6 +435,14 @@ def test_with_contenv_shebang_present_is_a_warning(image: Image) -> None:
     assert "use #!/usr/bin/with-env sh" in p.fix
 
 
+def test_with_contenv_through_env(image: Image) -> None:
+    image.script("init/10-setup", shebang="#!/usr/bin/env with-contenv")
+    p = only(image.problems(), "error", f"{ETC}/init/10-setup", 1, "with-contenv is not on PATH in the image")
+    assert "with-env sh" in p.fix
+    image.program("/usr/bin/with-contenv")
+    only(image.problems(), "warning", f"{ETC}/init/10-setup", 1, "with-contenv is s6-overlay's")
+
+
 @pytest.mark.parametrize(
     ("body", "what", "fix"),
     [

@@ -135,7 +135,8 @@ def chained(ctx: Context, base: str, interpreter: str, argument: str, shown: str
         )
         return
     if program == migration.WITH_CONTENV:
-        migration.with_contenv(ctx, shown, f"{interpreter} {program}", "", None)
+        found = any(ctx.view.executable(f"{d}/{program}") is None for d in PATH)
+        migration.with_contenv(ctx, shown, f"{interpreter} {program}", "", None if found else "is not on PATH")
         return
     if "/" in program:
         why = ctx.view.executable(program) if program.startswith("/") else None
