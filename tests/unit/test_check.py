@@ -333,7 +333,7 @@ def test_script_is_a_fifo(image: Image) -> None:
     os.mkfifo(image.etc / "finalize/15-fifo")
     with no_hang():
         problems = image.problems()
-    only(problems, "error", f"{ETC}/finalize/15-fifo", None, "not a regular file")
+    only(problems, "error", f"{ETC}/finalize/15-fifo", None, "is a fifo, expected a regular file")
 
 
 def test_problems_come_in_byte_order_of_names(image: Image) -> None:
@@ -434,13 +434,13 @@ def test_service_name_problem(name: str, problem: str | None) -> None:
 def test_down_not_a_regular_file(image: Image) -> None:
     (image.etc / "services/web/down").unlink()
     (image.etc / "services/web/down").mkdir()
-    p = only(image.problems(), "error", f"{ETC}/services/web/down", None, "not a regular file")
+    p = only(image.problems(), "error", f"{ETC}/services/web/down", None, "is a directory, expected an empty regular")
     assert "touch" in p.fix
 
 
 def test_down_in_the_logger_checked_too(image: Image) -> None:
     (image.etc / "services/web/log/down").mkdir()
-    only(image.problems(), "error", f"{ETC}/services/web/log/down", None, "not a regular file")
+    only(image.problems(), "error", f"{ETC}/services/web/log/down", None, "is a directory, expected an empty")
 
 
 @pytest.mark.parametrize(
@@ -492,7 +492,7 @@ def test_control_file_in_the_logger(image: Image) -> None:
 
 def test_control_file_is_a_directory(image: Image) -> None:
     (image.etc / "services/api/timeout-finish").mkdir()
-    only(image.problems(), "error", f"{ETC}/services/api/timeout-finish", None, "not a regular file")
+    only(image.problems(), "error", f"{ETC}/services/api/timeout-finish", None, "is a directory, expected a regular")
 
 
 # --- env files ---------------------------------------------------------------------------
@@ -529,7 +529,7 @@ def test_env_or_perms_file_is_a_fifo(image: Image, kind: str) -> None:
     os.mkfifo(image.etc / kind / "20-app")  # reading it would hang the boot
     with no_hang():
         problems = image.problems()
-    only(problems, "error", f"{ETC}/{kind}/20-app", None, "is not a regular file")
+    only(problems, "error", f"{ETC}/{kind}/20-app", None, "is a fifo, expected a regular file")
 
 
 # --- perms files --------------------------------------------------------------------------
@@ -787,7 +787,7 @@ def boot_on(monkeypatch: pytest.MonkeyPatch) -> BootOn:
     seen: list[tuple[str, bool]] = []
 
     def on_image(image: Image) -> list[tuple[str, bool]]:
-        def make(root: str, environ: object, live: bool, with_perms: bool = True) -> check._Checker:
+        def make(root: str, environ: object, live: bool, with_perms: bool | None = True) -> check._Checker:
             seen.append((root, live))
             return real(str(image.root), {}, live, with_perms)
 

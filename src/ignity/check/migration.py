@@ -1,0 +1,169 @@
+"""Coming from s6-overlay: what such an image has that Ignity would silently ignore, with its equivalent.
+
+An image laid out for s6-overlay boots under Ignity with its services.d,
+cont-init.d and s6-rc.d unread, its with-contenv shebangs failing and its v2
+finish scripts crash-looping on a /var/run/s6 that does not exist. Each of
+these is one warning (an error where the script cannot run at all) naming
+what Ignity does instead. README "Coming from s6-overlay" is the long form.
+"""
+
+from __future__ import annotations
+
+from ignity.check.report import show
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ignity.check.context import Context
+
+WITH_CONTENV = "with-contenv"
+OVERLAY = "/etc/s6-overlay"
+RC_D = f"{OVERLAY}/s6-rc.d"
+
+# s6-overlay directory -> (what it is, what to do with it in Ignity)
+DIRECTORIES = (
+    ("/etc/services.d", "s6-overlay services", "move each NAME/ to /etc/ignity/services/NAME/ (run, finish, log/)"),
+    ("/etc/cont-init.d", "s6-overlay init scripts", "move them to /etc/ignity/init/ (run in name order, as there)"),
+    ("/etc/cont-finish.d", "s6-overlay finish scripts", "move them to /etc/ignity/finalize/"),
+    (
+        "/etc/fix-attrs.d",
+        "s6-overlay permission fixes",
+        "move them to /etc/ignity/perms/: their lines are read as they are, but for 'name,uid:gid' fallbacks",
+    ),
+)
+RC_FIX = (
+    "longruns become /etc/ignity/services/NAME (run, finish, dependencies.d as is); "
+    "oneshots become /etc/ignity/init scripts (their up command); bundles have no equivalent"
+)
+OVERLAY_FIX = "Ignity reads only /etc/ignity: move what the image needs there (README: Coming from s6-overlay)"
+
+HALT = "to end the container from a finish script, run `ignity halt CODE`"
+# Paths of s6-overlay in a script (most specific first) -> (what it is, the Ignity way)
+PATHS = (
+    (b"/var/run/s6/services", "s6-overlay v2's scan directory", f"Ignity's is /run/ignity/services-state; {HALT}"),
+    (b"/run/s6/services", "s6-overlay v2's scan directory", f"Ignity's is /run/ignity/services-state; {HALT}"),
+    (b"/run/service", "s6-overlay v3's scan directory", f"Ignity's is /run/ignity/services-state; {HALT}"),
+    (b"/run/s6/basedir/bin/halt", "s6-overlay v3's halt", f"{HALT}"),
+    (b"/run/s6-linux-init-container-results", "s6-overlay v3's exit code file", f"{HALT} instead"),
+    (
+        b"/var/run/s6/container_environment",
+        "s6-overlay's saved environment",
+        "Ignity keeps none: start the script with #!/usr/bin/with-env sh",
+    ),
+    (
+        b"/run/s6/container_environment",
+        "s6-overlay's saved environment",
+        "Ignity keeps none: start the script with #!/usr/bin/with-env sh",
+    ),
+    (b"/var/run/s6/", "s6-overlay's run-time state", "no equivalent (Ignity's state is under /run/ignity)"),
+    (b"/run/s6/", "s6-overlay's run-time state", "no equivalent (Ignity's state is under /run/ignity)"),
+    (b"/command/", "s6-overlay's program directory", "Ignity has no /command: call s6 and execline programs by name"),
+)
+WORD = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+END = b" \t\"'`;|&)}<>\n"
+
+# S6_* variable -> its Ignity equivalent, or why there is none
+VARIABLES = {
+    "S6_CMD_WAIT_FOR_SERVICES": "IGNITY_CMD_WAIT_FOR_SERVICES",
+    "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME (0 is no limit there, 5000 ms here)",
+    "S6_KILL_FINISH_MAXTIME": "IGNITY_KILL_FINALIZE_MAXTIME",
+    "S6_KILL_FINALIZE_MAXTIME": "IGNITY_KILL_FINALIZE_MAXTIME",
+    "S6_SERVICES_GRACETIME": "IGNITY_SERVICES_GRACETIME",
+    "S6_KILL_GRACETIME": "IGNITY_KILL_GRACETIME",
+    "S6_SYNC_DISKS": "IGNITY_SYNC_DISKS",
+    "S6_VERBOSITY": "IGNITY_VERBOSITY (0-2, default 1: s6-overlay's 2 is Ignity's 1)",
+    "S6_CMD_RECEIVE_SIGNALS": "IGNITY_CMD_RECEIVE_SIGNALS",
+    "S6_BEHAVIOUR_IF_STAGE2_FAILS": "no equivalent: a failing init script always stops the container",
+    "S6_KEEP_ENV": "no equivalent: services see the image's environment; with-env adds the env files",
+    "S6_LOGGING": "no equivalent: give a service a log/ directory, or set IGNITY_SERVICES_OUTPUT",
+    "S6_LOGGING_SCRIPT": "no equivalent: write the s6-log line in the service's log/run",
+    "S6_CATCHALL_USER": "no equivalent: there is no catch-all logger",
+    "S6_CMD_ARG0": "no equivalent: put the prefix in the image's ENTRYPOINT after /init",
+    "S6_CMD_USE_TERMINAL": "no equivalent: the CMD always has the container's terminal",
+    "S6_READ_ONLY_ROOT": "no equivalent needed: Ignity writes only under /run/ignity",
+    "S6_FIX_ATTRS_HIDDEN": "no equivalent: perms rules apply to hidden files too",
+    "S6_STAGE2_HOOK": "no equivalent: use an /etc/ignity/init script",
+    "S6_SERVICES_READYTIME": "no equivalent needed: Ignity waits on s6's events, not a delay",
+}
+
+
+def directories(ctx: Context) -> None:
+    """One warning for each s6-overlay directory that has something in it."""
+    for path, what, fix in DIRECTORIES:
+        if _names(ctx, path):
+            ctx.warning(path, None, f"{what}: Ignity does not read them", fix)
+    for name in _names(ctx, OVERLAY):
+        if name == "s6-rc.d":
+            _rc_d(ctx)
+        else:
+            shown = f"{OVERLAY}/{show(name)}"
+            ctx.warning(shown, None, "s6-overlay configuration: Ignity does not read it", OVERLAY_FIX)
+
+
+def _names(ctx: Context, path: str) -> list[str]:
+    names = ctx.view.listdir(path)
+    return [n for n in names if not n.startswith(".")] if isinstance(names, list) else []
+
+
+def _rc_d(ctx: Context) -> None:
+    """s6-rc.d, with its definitions by type, when it has any."""
+    by_type: dict[str, list[str]] = {}
+    for name in _names(ctx, RC_D):
+        data = ctx.view.read(f"{RC_D}/{name}/type", 64)
+        kind = data.strip().decode("ascii", "replace") if isinstance(data, bytes) else ""
+        by_type.setdefault(kind if kind in ("longrun", "oneshot", "bundle") else "other", []).append(show(name))
+    if by_type:
+        found = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(by_type.items()))
+        ctx.warning(RC_D, None, f"s6-rc service definitions ({found}): Ignity does not read them", RC_FIX)
+
+
+def with_contenv(ctx: Context, shown: str, interpreter: str, argument: str, why: str | None) -> None:
+    """A `#!.../with-contenv PROG` script: with-env is Ignity's equivalent."""
+    program = argument.split(" ", 1)[0] or "sh"
+    fix = f"use #!/usr/bin/with-env {program} (Ignity's equivalent: the env files and the container's environment)"
+    if why is not None:
+        ctx.error(shown, 1, f"interpreter {interpreter} {why} in the image: with-contenv is s6-overlay's", fix)
+    else:
+        ctx.warning(shown, 1, "with-contenv is s6-overlay's: under Ignity it has no environment to load", fix)
+
+
+def s6_paths(ctx: Context, head: bytes, shown: str) -> None:
+    """One warning per s6-overlay path (by kind) that a script uses, at its first line."""
+    seen: set[str] = set()
+    for number, line in enumerate(head.split(b"\n"), start=1):
+        if number == 1 and line.startswith(b"#!"):
+            continue  # the interpreter line is the shebang rule's
+        if b"/" not in line:
+            continue
+        for pattern, what, fix in PATHS:
+            at = _find(line, pattern)
+            if at < 0:
+                continue
+            if what not in seen:
+                seen.add(what)
+                end = at
+                while end < len(line) and line[end] not in END:
+                    end += 1
+                word = show(line[at:end].decode("utf-8", "replace"))
+                ctx.warning(shown, number, f"uses {word}, {what}: it does not exist under Ignity", fix)
+            break
+
+
+def _find(line: bytes, pattern: bytes) -> int:
+    """Where `pattern` starts a path in `line` (not in the middle of a longer word or path), or -1."""
+    at = line.find(pattern)
+    while at >= 0:
+        before = line[at - 1 : at]
+        after = line[at + len(pattern) : at + len(pattern) + 1]
+        starts = not before or before not in WORD + b"/"
+        ends = pattern.endswith(b"/") or not after or after in END or after == b"/"
+        if starts and ends:
+            return at
+        at = line.find(pattern, at + 1)
+    return -1
+
+
+def variable(ctx: Context, name: str, path: str, line: int | None) -> None:
+    """An S6_* variable: s6-overlay's setting, with Ignity's equivalent or the reason there is none."""
+    equivalent = VARIABLES.get(name, "no equivalent")
+    fix = f"use {equivalent}" if equivalent.startswith("IGNITY_") else equivalent[0].upper() + equivalent[1:]
+    ctx.warning(path, line, f"{name} is an s6-overlay setting: Ignity ignores it", fix)
