@@ -97,7 +97,8 @@ trap 'stop=1' TERM INT QUIT
 if [ "$$" != 1 ] && [ -z "$IGNITY_STAGE0" ]; then exec {subreaper} "$0" "$@"; fi
 reaper=${{IGNITY_STAGE0:-pid1}}
 unset IGNITY_STAGE0
-if [ -e {state} ] || [ -e {scan} ]; then rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null; fi
+if [ -e {state} ] || [ -e {scan} ]; then rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+elif ! [ -d {run} ]; then mkdir -p {run} 2>/dev/null; fi
 if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
   IGNITY_STAGE0=alone exec {boot} "$@"
 fi
@@ -191,6 +192,7 @@ def install_files(root: str, python: str, package_parent: str, svscan: str, svsc
             os.unlink(link)
         os.symlink(f"{paths.SVSCAN_PROGS}/{target}", link)
     written.append(paths.SKEL)
+    os.makedirs(root + paths.RUN, mode=0o755, exist_ok=True)
     return written
 
 

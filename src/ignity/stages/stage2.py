@@ -146,8 +146,8 @@ WAITER_BLOCKED = {
     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
 }  # fmt: skip
 
-# The status the CMD gets when the stop came between the announcement and its start.
-NOT_STARTED = 128 + signal.SIGTERM
+# The status the CMD gets when the stop came between its announcement and its start: it never ran.
+NOT_STARTED = 0
 
 
 def waiter_argv(cmd: list[str]) -> list[str]:
