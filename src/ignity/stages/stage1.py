@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from ignity import check, config, envfile, log, paths, prepare, runtime, tools, usermap
+from ignity import check, config, envfile, log, paths, prepare, runtime, secrets, tools, usermap
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -55,6 +55,8 @@ def main() -> NoReturn:
 def _setup() -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
     """Read and check everything, map the user, fix permissions, lay out /run/ignity."""
     merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+    merged = secrets.resolve(merged)
+    secrets.unexport(os.environ)
     env = envfile.own_variables(merged)
     settings = config.from_env(env)
     log.set_verbosity(settings.verbosity)
