@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from ignity import envdir, log, paths, procs, runtime, services, status, tools
+from ignity import envdir, log, outputs, paths, procs, runtime, services, status, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -39,6 +39,7 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
         if failed is not None:
             _stop(failed)
         found = services.discover()
+        outputs.setup(found, config.services_output)
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
         services.start(found, config.services_gracetime, wait)
