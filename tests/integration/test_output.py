@@ -208,3 +208,16 @@ def test_no_python_stays_resident(boot, tree: Tree):
     comms = [line.split()[-1] for line in c.lines if re.match(r"^\s+\d+ \S+$", line)]
     assert "s6-log" in comms and any("awk" in name for name in comms), c.output
     assert not any(name.startswith("python") for name in comms), comms
+
+
+@pytest.mark.parametrize("mode", ["prefixed", "json"])
+def test_non_root_on_a_read_only_root(boot, tree: Tree, mode: str):
+    chatty(tree, "web", 5)
+    c = boot("sh", "-c", wait_up("web") + "; exec sleep 1000", env={"IGNITY_SERVICES_OUTPUT": mode},
+             user="1000:1000", run_tmpfs="mode=1777", readonly=True)  # fmt: skip
+    c.wait_for("web done")
+    c.wait_for("web err 4")
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 128 + signal.SIGTERM
+    got = [attribute(line, mode) for line in c.lines]
+    assert ("web", "stderr", "web err 4") in got and ("web", "stdout", "web out 4 ") in got
