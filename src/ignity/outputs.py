@@ -12,8 +12,8 @@ service, the s6 way:
   two-line `run` that opens the fifo as fd 2 first. `log/run` reads that fifo
   in a loop (one service instance after the other) and writes to the
   container's stderr, so the two streams stay the engine's two streams.
-- Each stream is formatted by `log/format.awk` (POSIX awk: mawk, gawk,
-  busybox), after `s6-tai64n | s6-tai64nlocal` for json's timestamps. No
+- Each stream goes through `s6-log` (which splits lines and, for json,
+  stamps them) into `log/format.awk` (POSIX awk: mawk, gawk, busybox). No
   Python stays resident.
 
 Whole lines: the formatter writes every output line with one write(2) of at
@@ -23,13 +23,17 @@ lines of two services never mix whoever else writes there, without a shared
 writer (which would itself read a pipe with the same rule, at the cost of one
 more hop a line). A longer line is cut into pieces, never in the middle of a
 UTF-8 sequence; in json every piece but the last has "partial": true.
-s6-log is not used as the formatter: it ends a line at a NUL byte and drops
-a last line that has no newline.
+s6-log cannot write to the container itself: it batches many lines in one
+write, past PIPE_BUF. awk cannot read the service directly: mawk (Debian's
+awk) waits for 4 KiB of input unless run with -W interactive, and then reads
+with fgets, which garbles every line near a NUL byte; s6-log hands it lines
+without NULs (a NUL ends a line, s6-log's rule).
 
-The stderr readers ignore SIGTERM: stage 3's "SIGTERM to every process left"
-must not cut them off before they have read what the service wrote last;
-they exit at the end of their input, and stage 3 waits for them within
-IGNITY_KILL_GRACETIME.
+The stderr readers ignore SIGTERM (awk through an ignored disposition,
+s6-log, which sets its own handler, through -p): stage 3's "SIGTERM to every
+process left" must not cut them off before they have read what the service
+wrote last; they exit at the end of their input, and stage 3 waits for them
+within IGNITY_KILL_GRACETIME.
 """
 
 from __future__ import annotations
