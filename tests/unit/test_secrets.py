@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,12 +121,26 @@ def test_relative_path_and_bad_names_are_refused(tmp_path: Path) -> None:
     assert "not a valid variable name" in error(FILE__=str(f))
 
 
-def test_unreadable_file_is_refused(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
-    f = write(tmp_path / "pw", b"x")
+def test_unreadable_file_is_refused() -> None:
+    d = Path(tempfile.mkdtemp())  # pytest's own tmp_path is under a directory only root can enter
+    d.chmod(0o755)
+    f = write(d / "pw", SECRET)
     f.chmod(0)
-    assert error(FILE__X=str(f)).endswith("cannot read: Permission denied")
+    # As a user that cannot read it (root reads any file): in a child that drops to uid 65534.
+    code = (
+        f"import os, sys; sys.path.insert(0, {SRC!r}); os.setgid(65534); os.setuid(65534)\n"
+        "from ignity import secrets\nfrom ignity.errors import IgnityError\n"
+        f"try: secrets.resolve({{b'FILE__X': {str(f).encode()!r}}})\n"
+        "except IgnityError as e: print(e)\n"
+    )
+    if os.geteuid() != 0:
+        code = code.replace("os.setgid(65534); os.setuid(65534)", "pass")
+    try:
+        done = subprocess.run(["/usr/bin/python3", "-I", "-c", code], capture_output=True, text=True)
+    finally:
+        f.unlink()
+        d.rmdir()
+    assert done.stdout == f"FILE__X={str(f)!r}: cannot read: Permission denied\n", done.stderr
 
 
 def test_root_links_are_followed_like_a_kubernetes_secret_volume(tmp_path: Path) -> None:
