@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 from ignity.errors import IgnityError
 
-# name -> (default, kind); kind "ms" is milliseconds, "bool" is 0/1, "level" is 0..2.
-KNOWN: dict[str, tuple[int, str]] = {
+# name -> (default, kind); kind "ms" is milliseconds, "bool" is 0/1, "level" is
+# 0..2, "output" is one of OUTPUT_MODES (a word, not a number).
+KNOWN: dict[str, tuple[int | str, str]] = {
     "IGNITY_CMD_FORWARD_SIGNALS": (1, "bool"),
     "IGNITY_CMD_RECEIVE_SIGNALS": (0, "bool"),
     "IGNITY_CMD_WAIT_FOR_SERVICES": (0, "bool"),
@@ -23,7 +24,12 @@ KNOWN: dict[str, tuple[int, str]] = {
     "IGNITY_SKIP_PERMS": (0, "bool"),
     "IGNITY_SYNC_DISKS": (0, "bool"),
     "IGNITY_VERBOSITY": (1, "level"),
+    "IGNITY_SERVICES_OUTPUT": ("raw", "output"),
 }
+
+# How a service without its own log/ reaches the container's stdout/stderr
+# (README "Service output"); also the accepted content of a service's output-mode file.
+OUTPUT_MODES = ("raw", "prefixed", "json")
 
 
 MAX_MS = 2**31 - 1
@@ -37,7 +43,7 @@ class Config:
 
     __slots__ = tuple(name[len("IGNITY_") :].lower() for name in KNOWN)
 
-    def __init__(self, **values: int) -> None:
+    def __init__(self, **values: int | str) -> None:
         for name, (default, _) in KNOWN.items():
             key = name[len("IGNITY_") :].lower()
             object.__setattr__(self, key, values.get(key, default))
@@ -52,6 +58,7 @@ class Config:
     skip_perms: int
     sync_disks: int
     verbosity: int
+    services_output: str
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
@@ -64,8 +71,12 @@ class Config:
         return "".join(f"IGNITY_{k.upper()}={getattr(self, k)}\n" for k in self.__slots__)
 
 
-def _parse_value(name: str, raw: str, kind: str) -> int:
+def _parse_value(name: str, raw: str, kind: str) -> int | str:
     shown = repr(raw) if len(raw) <= 40 else repr(raw[:40]) + "..."
+    if kind == "output":
+        if raw not in OUTPUT_MODES:
+            raise IgnityError(f"{name}={shown}: not a valid value, expected raw, prefixed or json")
+        return raw
     what = {"ms": "a whole number of milliseconds", "bool": "0 or 1", "level": "0, 1 or 2"}[kind]
     if not raw.isascii() or not raw.isdigit():
         raise IgnityError(f"{name}={shown}: not a valid value, expected {what}")
@@ -81,7 +92,7 @@ def _parse_value(name: str, raw: str, kind: str) -> int:
 
 def from_env(env: Mapping[str, str]) -> Config:
     """Read every known IGNITY_* variable from `env`; unknown ones are ignored here."""
-    values: dict[str, int] = {}
+    values: dict[str, int | str] = {}
     for name, (default, kind) in KNOWN.items():
         raw = env.get(name)
         key = name[len("IGNITY_") :].lower()

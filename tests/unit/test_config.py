@@ -31,6 +31,7 @@ SPEC_DEFAULTS = {
     "IGNITY_SKIP_PERMS": 0,
     "IGNITY_SYNC_DISKS": 0,
     "IGNITY_VERBOSITY": 1,
+    "IGNITY_SERVICES_OUTPUT": "raw",
 }
 MS_VARS = [
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME",
@@ -212,6 +213,31 @@ def test_arbitrary_text_is_a_value_or_an_ignity_error(name: str, raw: str) -> No
         assert 0 <= got <= upper
 
 
+@pytest.mark.parametrize("raw", ["raw", "prefixed", "json"])
+def test_services_output_modes(raw: str) -> None:
+    assert config.from_env({"IGNITY_SERVICES_OUTPUT": raw}).services_output == raw
+
+
+def test_services_output_empty_is_the_default() -> None:
+    assert config.from_env({"IGNITY_SERVICES_OUTPUT": ""}).services_output == "raw"
+
+
+@pytest.mark.parametrize("raw", ["Raw", "JSON", " json", "json ", "prefix", "text", "0", "1", "json\n", "none"])
+def test_services_output_rejects_anything_else(raw: str) -> None:
+    message = error_for("IGNITY_SERVICES_OUTPUT", raw)
+    assert message == f"IGNITY_SERVICES_OUTPUT={raw!r}: not a valid value, expected raw, prefixed or json"
+
+
+@given(st.text(max_size=12))
+def test_services_output_is_one_of_the_modes_or_an_ignity_error(raw: str) -> None:
+    try:
+        got = config.from_env({"IGNITY_SERVICES_OUTPUT": raw}).services_output
+    except IgnityError as e:
+        assert "IGNITY_SERVICES_OUTPUT" in str(e) and raw not in config.OUTPUT_MODES
+        return
+    assert got == (raw or "raw") and got in config.OUTPUT_MODES
+
+
 # --- dump / load --------------------------------------------------------------
 
 
@@ -227,6 +253,7 @@ def test_dump_format() -> None:
         "IGNITY_SKIP_PERMS=0\n"
         "IGNITY_SYNC_DISKS=0\n"
         "IGNITY_VERBOSITY=1\n"
+        "IGNITY_SERVICES_OUTPUT=raw\n"
     )
 
 
@@ -240,6 +267,7 @@ def test_dump_then_load(tmp_path: Path) -> None:
         skip_perms=1,
         sync_disks=1,
         verbosity=2,
+        services_output="json",
     )
     path = tmp_path / "config"
     path.write_text(original.dump(), encoding="utf-8")
@@ -267,6 +295,7 @@ configs = st.builds(
     skip_perms=st.integers(0, 1),
     sync_disks=st.integers(0, 1),
     verbosity=st.integers(0, 2),
+    services_output=st.sampled_from(config.OUTPUT_MODES),
 )
 
 

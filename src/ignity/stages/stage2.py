@@ -19,7 +19,7 @@ import os
 import signal
 import time
 
-from ignity import envdir, log, paths, procs, runtime, services, status, tools
+from ignity import envdir, log, outputs, paths, procs, runtime, services, status, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -41,6 +41,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         if failed is not None:
             stop(f"init {failed}")
         found = services.discover()
+        outputs.setup(found, config.services_output)
         runtime.wait_for_svscan()
         if status.stopping():
             os._exit(0)

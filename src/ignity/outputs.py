@@ -1,0 +1,296 @@
+"""Service output on the container's stdout/stderr: raw, prefixed (`NAME | line`) or json.
+
+For a service without its own `log/`, in a mode other than raw, stage 2 turns
+its run-time copy (/run/ignity/services/NAME, Ignity's own) into a logged
+service, the s6 way:
+
+- `log/` is generated: s6-svscan then holds a pipe from the service's stdout
+  to `log/run` across restarts, and stage 3 has loggers drain (SIGHUP to
+  their s6-supervise) before the container exits.
+- s6 gives a service one logger pipe, for stdout. stderr is kept apart through
+  a fifo, `log/stderr`: the author's `run` becomes `run.user`, started by a
+  two-line `run` that opens the fifo as fd 2 first. `log/run` reads that fifo
+  in a loop (one service instance after the other) and writes to the
+  container's stderr, so the two streams stay the engine's two streams.
+- Each stream goes through `s6-log` (which splits lines and, for json,
+  stamps them) into `log/format.awk` (POSIX awk: mawk, gawk, busybox). No
+  Python stays resident.
+
+Whole lines: the formatter writes every output line with one write(2) of at
+most 4000 bytes, below PIPE_BUF (4096), and writes of that size are atomic on
+a pipe (what Docker, Podman and containerd give a container as stdout). So
+lines of two services never mix whoever else writes there, without a shared
+writer (which would itself read a pipe with the same rule, at the cost of one
+more hop a line). A longer line is cut into pieces, never in the middle of a
+UTF-8 sequence; in json every piece but the last has "partial": true.
+s6-log cannot write to the container itself: it batches many lines in one
+write, past PIPE_BUF. awk cannot read the service directly: mawk (Debian's
+awk) waits for 4 KiB of input unless run with -W interactive, and then reads
+with fgets, which garbles every line near a NUL byte; s6-log hands it lines
+without NULs (a NUL ends a line, s6-log's rule).
+
+The stderr readers ignore SIGTERM (awk through an ignored disposition,
+s6-log, which sets its own handler, through -p): stage 3's "SIGTERM to every
+process left" must not cut them off before they have read what the service
+wrote last; they exit at the end of their input, and stage 3 waits for them
+within IGNITY_KILL_GRACETIME.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ignity import jsonout, paths, tools
+from ignity.config import OUTPUT_MODES
+from ignity.errors import IgnityError
+
+TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
+if TYPE_CHECKING:
+    from ignity.services import Service
+
+MODE_FILE = "output-mode"
+# Longer lines are cut by s6-log (and then each piece by the formatter, with "partial" in json).
+LINE_LIMIT = 1024 * 1024
+USER_RUN = "run.user"
+STDERR_FIFO = "stderr"
+
+# Separators of prefixed mode: stdout and stderr lines (stderr also goes to the container's stderr).
+SEPARATOR = {"stdout": "|", "stderr": "!"}
+
+FORMAT_AWK = r"""# Written by Ignity (README "Service output"): one line in, one or more
+# whole lines out, each written with one write(2) of at most 4000 bytes,
+# under PIPE_BUF (4096): atomic on a pipe, so lines of different services
+# never mix. Byte semantics (LC_ALL=C); POSIX awk plus fflush().
+BEGIN {
+    mode = ENVIRON["IGNITY_OUTPUT_MODE"]
+    prefix = ENVIRON["IGNITY_OUTPUT_PREFIX"]
+    head = ENVIRON["IGNITY_OUTPUT_HEAD"]
+    budget = 4000
+    for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i
+    hi = "[" sprintf("%c", 128) "-" sprintf("%c", 255) "]"
+    ctl = "[" sprintf("%c", 1) "-" sprintf("%c", 31) sprintf("%c", 127) "]"
+    nul = sprintf("%c", 0)
+    if (length(nul) != 1) nul = ""
+    for (i = 0; i < 32; i++) esc[sprintf("%c", i)] = sprintf("\\u%04x", i)
+    esc["\t"] = "\\t"; esc["\n"] = "\\n"; esc["\r"] = "\\r"; esc["\b"] = "\\b"; esc["\f"] = "\\f"
+    esc["\""] = "\\\""; esc["\\"] = "\\\\"; esc[sprintf("%c", 127)] = "\\u007f"
+    for (i = 128; i < 256; i++) latin[sprintf("%c", i)] = sprintf("\\u%04x", i)
+    partial = ", \"partial\": true"
+    ORS = ""  # the newline is part of the one string printed: one write, even unbuffered
+}
+
+# The length of the first piece of s of at most n bytes that does not end
+# inside a UTF-8 sequence (moved back at most 3 bytes).
+function cut(s, n,    k, b) {
+    for (k = n; k > n - 3; k--) {
+        b = ord[substr(s, k + 1, 1)]
+        if (b < 128 || b >= 192) return k
+    }
+    return n
+}
+
+function utf8(s,    i, n, b, c, need, lo, up, k) {
+    n = length(s)
+    for (i = 1; i <= n; i++) {
+        b = ord[substr(s, i, 1)]
+        if (b < 128) continue
+        if (b < 194 || b > 244) return 0
+        need = b < 224 ? 1 : (b < 240 ? 2 : 3)
+        lo = 128; up = 191
+        if (b == 224) lo = 160
+        else if (b == 237) up = 159
+        else if (b == 240) lo = 144
+        else if (b == 244) up = 143
+        if (i + need > n) return 0
+        c = ord[substr(s, i + 1, 1)]
+        if (c < lo || c > up) return 0
+        for (k = 2; k <= need; k++) {
+            c = ord[substr(s, i + k, 1)]
+            if (c < 128 || c > 191) return 0
+        }
+        i += need
+    }
+    return 1
+}
+
+function join(s, re, with,    a, n, i, out) {
+    n = split(s, a, re)
+    out = a[1]
+    for (i = 2; i <= n; i++) out = out with a[i]
+    return out
+}
+
+function emit(msg, last) {
+    print open msg "\"" enc (last ? "" : partial) "}\n"
+    fflush()
+}
+
+mode == "prefixed" {
+    s = $0
+    room = budget - 1 - length(prefix)
+    while (length(s) > room) {
+        n = cut(s, room)
+        print prefix substr(s, 1, n) "\n"
+        fflush()
+        s = substr(s, n + 1)
+    }
+    print prefix s "\n"
+    fflush()
+    next
+}
+
+{
+    # s6-log's T (TZ=UTC0) put "YYYY-MM-DD HH:MM:SS.NNNNNNNNN  " in front.
+    open = "{\"time\": \"" substr($0, 1, 10) "T" substr($0, 12, 18) "Z\", " head ", \"message\": \""
+    s = substr($0, 32)
+    enc = (s ~ hi && !utf8(s)) ? ", \"encoding\": \"latin-1\"" : ""
+    room = budget - 1 - length(open) - length(enc) - length(partial) - 2
+    if (s !~ ctl && (nul == "" || !index(s, nul)) && (enc == "" || s !~ hi)) {
+        if (index(s, "\\")) s = join(s, "\\\\", "\\\\")
+        if (index(s, "\"")) s = join(s, "\"", "\\\"")
+        if (length(s) <= room) { emit(s, 1); next }
+        s = substr($0, 32)
+    }
+    out = ""
+    n = length(s)
+    for (i = 1; i <= n; i++) {
+        c = substr(s, i, 1)
+        if (c in esc) e = esc[c]
+        else if (enc != "" && (c in latin)) e = latin[c]
+        else e = c
+        if (length(out) + length(e) > room - 3 && !(enc == "" && ord[c] >= 128 && ord[c] < 192)) {
+            emit(out, 0)
+            out = ""
+        }
+        out = out e
+    }
+    emit(out, 1)
+}
+"""
+
+
+def read_mode(path: str, shown: str) -> str | None:
+    """The mode in a service's output-mode file, None without one; errors name `shown`."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise IgnityError(f"{shown}: is a directory, expected one line: raw, prefixed or json") from None
+    except OSError as e:
+        raise IgnityError(f"{shown}: cannot read: {e.strerror}") from None
+    word = data[:-1] if data.endswith(b"\n") else data
+    text = word.decode("ascii", "replace")
+    if text not in OUTPUT_MODES:
+        got = repr(text if len(text) <= 20 else text[:20] + "...")
+        raise IgnityError(f"{shown}: {got}: expected one line: raw, prefixed or json")
+    return text
+
+
+def modes(found: list[Service], default: str) -> dict[str, str]:
+    """Each service's mode: its output-mode file, else `default`; "own" when it has its own log/."""
+    result = {}
+    for service in found:
+        chosen = read_mode(f"{service.path}/{MODE_FILE}", f"{paths.ETC}/services/{service.name}/{MODE_FILE}")
+        has_log = os.path.lexists(f"{service.path}/log")
+        result[service.name] = "own" if has_log else (chosen or default)
+    return result
+
+
+def setup(found: list[Service], default: str) -> None:
+    """Give every service whose mode is prefixed or json its generated log/ (stage 2, before the scan).
+
+    Every output-mode file is read before anything is written: a bad one
+    changes nothing.
+    """
+    chosen = modes(found, default)
+    formatted = [s for s in found if chosen[s.name] in ("prefixed", "json")]
+    if not formatted:
+        return
+    awk = _find_awk()
+    width = max((len(s.name) for s in formatted if chosen[s.name] == "prefixed"), default=0)
+    for service in formatted:
+        generate(service.path, service.name, chosen[service.name], width, awk)
+
+
+def _find_awk() -> str:
+    """The image's awk, as a command line: mawk needs -W interactive, or it reads until 4 KiB have come."""
+    try:
+        awk = tools.find("awk")
+    except IgnityError:
+        raise IgnityError(
+            "awk not found: IGNITY_SERVICES_OUTPUT and output-mode files need it "
+            "(Debian: mawk, in every image; Alpine: busybox)"
+        ) from None
+    return f"{awk} -W interactive" if "mawk" in os.path.basename(os.path.realpath(awk)) else awk
+
+
+def generate(path: str, name: str, mode: str, width: int, awk: str) -> None:
+    """Turn the service directory `path` into one whose output goes through a generated log/."""
+    log_dir = f"{path}/log"
+    if os.path.lexists(f"{path}/{USER_RUN}"):
+        raise IgnityError(f"{paths.ETC}/services/{name}/{USER_RUN}: a file Ignity needs for output mode {mode}")
+    os.mkdir(log_dir, 0o755)
+    _write(f"{log_dir}/format.awk", FORMAT_AWK, 0o644)
+    os.mkfifo(f"{log_dir}/{STDERR_FIFO}", 0o600)
+    _write(f"{log_dir}/run", logger_script(name, mode, width, awk), 0o755)
+    os.rename(f"{path}/run", f"{path}/{USER_RUN}")
+    _write(f"{path}/run", WRAPPER, 0o755)
+
+
+# The service's run: stderr to the fifo the logger reads (the open waits for the reader), then the author's run.
+WRAPPER = f"""#!/bin/sh
+# Written by Ignity (README "Service output"): stderr to log/{STDERR_FIFO}, then the service's own run.
+exec 2>log/{STDERR_FIFO}
+exec ./{USER_RUN} "$@"
+"""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _chain(mode: str, awk: str, protect: bool) -> str:
+    """s6-log splits lines (and stamps them, for json), the formatter writes them.
+
+    s6-log's own output to a pipe batches many lines a write, past PIPE_BUF:
+    it feeds the formatter, never the container's stdout.
+    """
+    s6log = (
+        [tools.find("s6-log"), "-l", str(LINE_LIMIT)] + (["-p"] if protect else []) + (["T"] if mode == "json" else [])
+    )
+    block = " ".join(_quote(" " + word) for word in [*s6log, "1"])
+    return f"{tools.find('pipeline')} {block} '' {awk} -f format.awk"
+
+
+def _settings(name: str, mode: str, width: int, stream: str) -> str:
+    prefix = f"{name.ljust(width)} {SEPARATOR[stream]} "
+    head = f'{jsonout.string("service")}: {jsonout.string(name)}, "stream": "{stream}"'
+    return f"IGNITY_OUTPUT_PREFIX={_quote(prefix)} IGNITY_OUTPUT_HEAD={_quote(head)}"
+
+
+def logger_script(name: str, mode: str, width: int, awk: str) -> str:
+    """log/run: the stderr reader loop in the background, then the stdout formatter in its place."""
+    err_settings, err_chain = _settings(name, mode, width, "stderr"), _chain(mode, awk, True)
+    out_settings, out_chain = _settings(name, mode, width, "stdout"), _chain(mode, awk, False)
+    return f"""#!/bin/sh
+# Written by Ignity (README "Service output"): the output of service {name!r}, mode {mode}.
+# stdin is s6's pipe from the service's stdout; its stderr comes through the fifo {STDERR_FIFO}.
+export LC_ALL=C TZ=UTC0 IGNITY_OUTPUT_MODE={mode}
+# One reader per service instance; TERM is ignored once the fifo is open, so that the
+# reader drains what the service wrote last. Stops when it cannot run (not on a signal).
+while :; do
+  (exec <{STDERR_FIFO} || exit 111; trap '' TERM; {err_settings} exec {err_chain}) >&2
+  st=$?
+  [ "$st" -eq 0 ] || [ "$st" -gt 128 ] || break
+done &
+{out_settings} exec {out_chain}
+"""
+
+
+def _write(path: str, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, mode)
