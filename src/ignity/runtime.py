@@ -66,10 +66,12 @@ def _sh_command(argv: list[str]) -> str:
 def stage0_script(python: str, package_parent: str, svscan: str) -> str:
     """/init: become s6-svscan at once, with the boot process (stages 1 and 2) as its child.
 
-    - A stop signal is trapped from the first line: one that arrives before
-      the boot process starts is handed to it (IGNITY_STAGE0_STOP), which then
-      stops at once. Only one in the microseconds around the exec of
-      s6-svscan, before it sets its handlers, can be lost.
+    - A stop signal is trapped from the first line, and recorded in the latch
+      just before the exec: the boot process finds it and has s6-svscan run
+      stage 3 at once. Only one arriving between that line and s6-svscan's
+      setting of its handlers (the exec and s6-svscan's first instructions,
+      well under a millisecond on an idle machine) can be lost: s6-svscan
+      itself discards a signal pending when it starts.
     - Not PID 1 (docker run --init, a shared PID namespace, a shell): /init
       first makes itself a child subreaper, so the orphans of its tree stay
       its own, when the interpreter can (ctypes); see stage 1's notice.
@@ -103,7 +105,8 @@ if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_qu
   IGNITY_STAGE0=alone exec {boot} "$@"
 fi
 exec 3<&0 </dev/null
-IGNITY_STAGE0=$reaper IGNITY_STAGE0_STOP=$stop {boot} "$@" <&3 3<&- &
+IGNITY_STAGE0=$reaper {boot} "$@" <&3 3<&- &
+[ -z "$stop" ] || {{ set -C; echo "signal 15" > {paths.STOPPING}; }} 2>/dev/null
 exec 3<&- {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
 """
 

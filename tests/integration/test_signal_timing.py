@@ -35,7 +35,9 @@ def _pid1_running_init(c: Container, timeout: float = 10) -> int:
             pids = children.read_text().split()
             if pids:
                 pid = int(pids[0])
-                if b"/init" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                # The kernel runs the script as `/bin/sh /init ...`: before that, PID 1 is
+                # the harness's bash (whose arguments name /init too) or chroot.
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/bin/sh\0/init\0"):
                     return pid
         except (OSError, ValueError):
             pass

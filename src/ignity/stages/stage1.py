@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from ignity import check, config, envfile, log, paths, prepare, runtime, secrets, tools, usermap
+from ignity import check, config, envfile, log, paths, prepare, runtime, secrets, status, tools, usermap
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -28,13 +28,12 @@ if TYPE_CHECKING:
 PHASE = "stage1"
 
 # What stage 0 tells the boot process (and is not passed on to anything).
-STAGE0_VARIABLES = (b"IGNITY_STAGE0", b"IGNITY_STAGE0_STOP")
+STAGE0_VARIABLES = (b"IGNITY_STAGE0",)
 
 
 def main() -> NoReturn:
     cmd = sys.argv[1:]
     mode = os.environ.get("IGNITY_STAGE0", "")
-    stop_asked = os.environ.get("IGNITY_STAGE0_STOP") == "1"
     _original_environment()
     for name in STAGE0_VARIABLES:
         os.environb.pop(name, None)
@@ -44,6 +43,10 @@ def main() -> NoReturn:
     if mode == "alone":
         _alone()
     _own_group()
+    if status.stopping():  # a stop caught by stage 0
+        from ignity.stages import stage2
+
+        stage2.yield_to_stop()
     try:
         merged, settings, account = _setup(mode)
     except IgnityError as e:
@@ -54,9 +57,6 @@ def main() -> NoReturn:
         _fail("setup", 1)
     from ignity.stages import stage2
 
-    if stop_asked:
-        log.info(PHASE, "stop requested during start-up: stopping")
-        stage2.stop("signal 15")
     stage2.main(cmd, merged, settings, (account.uid, account.gid))
 
 

@@ -44,7 +44,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         outputs.setup(found, config.services_output)
         runtime.wait_for_svscan()
         if status.stopping():
-            os._exit(0)
+            yield_to_stop()
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
         services.start(found, config.services_gracetime, wait)
@@ -52,13 +52,13 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         if cmd:
             _exec_cmd(cmd, merged)
     except IgnityError as e:
-        if status.stopping():  # stage 3 took over while we were starting: nothing failed
-            os._exit(0)
+        if status.stopping():  # the stop came while we were starting: nothing failed
+            yield_to_stop()
         log.error(PHASE, str(e))
         stop(f"init {e.status}")
     except OSError as e:
         if status.stopping():
-            os._exit(0)
+            yield_to_stop()
         where = f"{e.filename}: " if e.filename else ""
         log.error(PHASE, f"{where}{e.strerror or e}")
         if e.errno == errno.ENOSPC:
@@ -98,7 +98,7 @@ def _run_init_scripts() -> int | None:
         if name.startswith("."):
             continue
         if status.stopping():
-            os._exit(0)
+            yield_to_stop()
         path = f"{directory}/{name}"
         started = time.monotonic()
         log.debug(PHASE, f"init script {name}: starting")
@@ -110,25 +110,30 @@ def _run_init_scripts() -> int | None:
         log.debug(PHASE, f"init script {name}: exited {code} after {_ms(started)} ms")
         if code != 0:
             if status.stopping():  # killed by the stop, not failed
-                os._exit(0)
+                yield_to_stop()
             log.error(PHASE, f"{paths.ETC}/init/{name} exited {code}: start-up stopped")
             return code
     return None
 
 
 def stop(reason: str) -> NoReturn:
-    """Set the latch with `reason` and have s6-svscan run stage 3 at once.
-
-    When the container is already stopping, nothing is recorded: the first
-    reason wins.
-    """
+    """Set the latch with `reason` (unless a stop was decided already: the first
+    reason wins) and have s6-svscan run stage 3 at once."""
     try:
-        first = status.latch(reason)
+        status.latch(reason)
     except OSError as e:
         log.error(PHASE, f"cannot record why the container stops ({reason}): {e.strerror}")
-        first = True
-    if not first:
-        os._exit(0)
+    yield_to_stop()
+
+
+def yield_to_stop() -> NoReturn:
+    """The container is stopping: nothing more starts; make sure stage 3 runs.
+
+    Whoever set the latch may not have reached s6-svscan (stage 0 records a
+    stop caught before s6-svscan ran): `s6-svscanctl -b` once more is harmless,
+    since once stage 3 runs no one reads the control fifo, and stage 3 ends
+    this process, even while it waits here for s6-svscan.
+    """
     try:
         runtime.wait_for_svscan()
         svscanctl = tools.find("s6-svscanctl")
@@ -193,7 +198,9 @@ def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes]) -> NoReturn:
         os.write(fd, f"{os.getpid()}\n".encode())
     finally:
         os.close(fd)
-    if status.stopping():
-        os._exit(0)
+    if status.stopping():  # the CMD never ran: take the announcement back
+        os.unlink(paths.CMD_MARK)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        yield_to_stop()
     procs.reset_dispositions()
     os.execve(argv[0], argv, merged)
