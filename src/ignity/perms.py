@@ -1,10 +1,20 @@
 """The perms phase: ownership and modes, fixed without ever following a link.
 
 A volume is other people's data: a symbolic link in it may point at
-/etc/shadow. So the walk opens every directory relative to its parent with
-O_NOFOLLOW, and every change is made relative to that directory fd with
-AT_SYMLINK_NOFOLLOW: a link is never followed, not even one swapped in while
-the walk runs. Only what differs is changed, so a second run writes nothing.
+/etc/shadow, and its owner may swap a directory for a link while root walks
+it. So a rule's path is opened one component at a time from `/`, each with
+O_NOFOLLOW relative to the one before (a link anywhere skips the rule);
+below it, every directory is opened relative to its parent with O_NOFOLLOW
+and every change is made through a descriptor: a link is never followed,
+not even one swapped in while the walk runs. (openat2's RESOLVE_NO_SYMLINKS
+would need ctypes, which python3-minimal does not have.)
+
+The walk is iterative and holds a bounded number of directories open
+(HELD_DIRS), so no depth of tree and no open-file limit stops it; an
+ancestor it comes back to is re-opened and must be the same inode. Nothing
+fails silently and nothing stops the boot: each rule ends with at most one
+line per kind of problem. Only what differs is changed, so a second run
+writes nothing.
 
 Rule formats, one per line (blank lines and `#` comments ignored):
 
@@ -202,7 +212,9 @@ class _Walk:
     # --- bookkeeping ---------------------------------------------------------
 
     def where(self, name: str | None = None, depth: int | None = None) -> str:
-        parts = [d.name for d in self.stack[: None if depth is None else depth + 1]] or [self.rule.path]
+        if not self.stack:
+            return self.rule.path  # before the walk: the rule's own path (or its last component)
+        parts = [d.name for d in self.stack[: None if depth is None else depth + 1]]
         if name is not None:
             parts.append(name)
         return "/".join(parts)
@@ -251,6 +263,8 @@ class _Walk:
                 if chmod:
                     os.fchmod(fd, mode)
         except OSError as e:
+            if pinned and e.errno == errno.ENOENT and not os.path.isdir("/proc/self/fd"):
+                e = OSError(e.errno, "cannot be changed without /proc (special files are never opened)")
             self.fail(name, e)
             return False
         self.stats.changed += 1

@@ -1135,3 +1135,15 @@ def test_any_tree_is_fixed_and_nothing_outside_it(spec: dict[str, object], held:
             assert info(p) == (*UG, 0o750 if p.is_dir() else 0o640), p
         assert first.seen == second.seen == len(entries)
         assert (second.changed, first.failed, first.raced) == (0, 0, 0)
+
+
+def test_a_failure_on_the_rule_path_itself_names_that_path(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_only(*args: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(os, "fchmod", read_only)
+    stats = perms.apply(rule_for(tree / "a.txt"))
+    assert (stats.seen, stats.changed, stats.failed) == (1, 0, 1)
+    assert stats.first_failure == f"{tree}/a.txt: Read-only file system"
+    stats = perms.apply(rule_for(tree, recurse=False))
+    assert stats.first_failure == f"{tree}: Read-only file system"
