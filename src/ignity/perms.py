@@ -129,18 +129,42 @@ def parse(text: str, source: str, variables: Mapping[str, str]) -> list[Rule]:
     return rules
 
 
+_KINDS = {stat.S_IFIFO: "a fifo", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+
+
 def read_files(paths: Iterable[str], variables: Mapping[str, str]) -> list[Rule]:
+    """Every rule of every file, in order. Each must be a regular file: never a link
+    (not followed), and a fifo or a device is named, never read (it could block)."""
     rules: list[Rule] = []
     for path in paths:
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
-        except IsADirectoryError:
-            raise IgnityError(f"{path}: is a directory, expected a perms file") from None
-        except OSError as e:
-            raise IgnityError(f"{path}: cannot read: {e.strerror}") from None
-        rules.extend(parse(text, path, variables))
+        rules.extend(parse(_read_text(path), path, variables))
     return rules
+
+
+def _read_text(path: str) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IgnityError(f"{path}: is a symbolic link, expected a perms file (links are not followed)") from None
+        raise IgnityError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+        if kind == stat.S_IFDIR:
+            raise IgnityError(f"{path}: is a directory, expected a perms file")
+        if kind != stat.S_IFREG:
+            raise IgnityError(f"{path}: is {_KINDS.get(kind, 'not a regular file')}, expected a perms file")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as e:
+        raise IgnityError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
 
 
 class Stats:
@@ -373,7 +397,13 @@ class _Walk:
         try:
             with os.scandir(top.fd) as entries:
                 for entry in entries:
+                    # The listing's type first: a directory is read when opened, a link never.
                     try:
+                        if entry.is_dir(follow_symlinks=False):
+                            subdirs.append(entry.name)
+                            continue
+                        if entry.is_symlink():
+                            continue
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue  # gone since it was listed
@@ -382,7 +412,7 @@ class _Walk:
                         continue
                     mode = st.st_mode
                     if stat.S_ISDIR(mode):
-                        subdirs.append(entry.name)
+                        subdirs.append(entry.name)  # was something else when listed
                     elif not stat.S_ISLNK(mode):
                         stats.seen += 1
                         if stat.S_IMODE(mode) != fmode or (can_chown and (st.st_uid != uid or st.st_gid != gid)):

@@ -1147,3 +1147,21 @@ def test_a_failure_on_the_rule_path_itself_names_that_path(tree: Path, monkeypat
     assert stats.first_failure == f"{tree}/a.txt: Read-only file system"
     stats = perms.apply(rule_for(tree, recurse=False))
     assert stats.first_failure == f"{tree}: Read-only file system"
+
+
+def test_read_files_refuses_links_fifos_and_devices_without_reading_them(tmp_path: Path) -> None:
+    good = tmp_path / "10-good"
+    good.write_text("/a 1:2 0644 0755\n")
+    os.symlink(good, tmp_path / "20-link")
+    os.mkfifo(tmp_path / "30-fifo")  # no writer: reading it would block forever
+    os.mknod(tmp_path / "40-dev", 0o600 | stat.S_IFCHR, os.stat("/dev/null").st_rdev)
+    for name, what in [("20-link", "is a symbolic link"), ("30-fifo", "is a fifo"), ("40-dev", "is a device")]:
+        with pytest.raises(IgnityError, match="^" + re.escape(f"{tmp_path}/{name}: {what}, expected a perms file")):
+            perms.read_files([str(good), str(tmp_path / name)], {})
+
+
+def test_read_files_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "10-latin1"
+    path.write_bytes(b"# caf\xe9\n/srv/caf\xe9 1:2 0644 0755\n")
+    [rule] = perms.read_files([str(path)], {})
+    assert os.fsencode(rule.path) == b"/srv/caf\xe9"
