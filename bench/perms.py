@@ -7,6 +7,9 @@ process, doing the same work: leave the tree owned by 1234:1234, files 0640,
 directories 0750, links untouched. Then a second run on the fixed tree.
 
 Run: scripts/bench (or .venv/bin/python bench/perms.py, as root).
+BENCH_PERMS_BASELINE=DIR adds the fix-perms of another source tree (DIR holds
+its `ignity` package, e.g. `git archive OLD src | tar -x -C /tmp/old` and
+DIR=/tmp/old/src), timed the same way: a before/after on the same machine.
 """
 
 from __future__ import annotations
@@ -62,8 +65,16 @@ def check(root: Path) -> None:
             assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (UID, GID, FMODE), name
 
 
-def ignity(root: Path) -> None:
-    subprocess.run(FIX_PERMS, input=f"{root} {UID}:{GID} {FMODE:04o} {DMODE:04o}\n", text=True, check=True)
+def ignity(root: Path, src: Path = REPO / "src") -> None:
+    subprocess.run([*FIX_PERMS[:-1], str(src)], input=f"{root} {UID}:{GID} {FMODE:04o} {DMODE:04o}\n", text=True,
+                   check=True)  # fmt: skip
+
+
+BASELINE = os.environ.get("BENCH_PERMS_BASELINE", "")
+
+
+def baseline(root: Path) -> None:
+    ignity(root, Path(BASELINE))
 
 
 def find_xargs(root: Path) -> None:
@@ -112,8 +123,11 @@ def main() -> int:
             print("| tool | half to change | nothing to change |")
             print("|---|---|---|")
             rows = {}
-            for name, fn in (("Ignity fix-perms", ignity), ("find | xargs chown/chmod (only what differs)", find_xargs),
-                             ("chown -R + find | xargs chmod (everything)", chown_r)):  # fmt: skip
+            contenders = [("Ignity fix-perms", ignity), ("find | xargs chown/chmod (only what differs)", find_xargs),
+                          ("chown -R + find | xargs chmod (everything)", chown_r)]  # fmt: skip
+            if BASELINE:
+                contenders.insert(1, (f"Ignity fix-perms of {BASELINE} (baseline)", baseline))
+            for name, fn in contenders:
                 timed(fn, root, True)  # warm-up
                 first = [timed(fn, root, True) for _ in range(RUNS)]
                 second = [timed(fn, root, False) for _ in range(RUNS)]
@@ -126,6 +140,10 @@ def main() -> int:
             fx = rows["find | xargs chown/chmod (only what differs)"]
             print(f"\nIgnity / find|xargs: {ig[0] / fx[0]:.2f} with half to change, {ig[1] / fx[1]:.2f} with nothing "
                   f"to change; Ignity's second run / first: {ig[1] / ig[0]:.2f}")  # fmt: skip
+            if BASELINE:
+                bl = rows[f"Ignity fix-perms of {BASELINE} (baseline)"]
+                print(f"Baseline / find|xargs: {bl[0] / fx[0]:.2f} with half to change, {bl[1] / fx[1]:.2f} with "
+                      f"nothing to change; Ignity / baseline: {ig[0] / bl[0]:.2f} and {ig[1] / bl[1]:.2f}")  # fmt: skip
         finally:
             subprocess.run(["umount", str(mount)], check=False)
     return 0

@@ -243,15 +243,15 @@ class _Walk:
             parts.append(name)
         return "/".join(parts)
 
-    def fail(self, name: str | None, e: OSError) -> None:
+    def fail(self, name: str | None, e: OSError, depth: int | None = None) -> None:
         self.stats.failed += 1
         if not self.stats.first_failure:
-            self.stats.first_failure = f"{self.where(name)}: {e.strerror or e}"
+            self.stats.first_failure = f"{self.where(name, depth)}: {e.strerror or e}"
 
-    def raced(self, where: str) -> None:
+    def raced(self, name: str | None, depth: int | None = None) -> None:
         self.stats.raced += 1
         if not self.stats.first_raced:
-            self.stats.first_raced = where
+            self.stats.first_raced = self.where(name, depth)
 
     # --- changing one entry --------------------------------------------------
 
@@ -309,7 +309,7 @@ class _Walk:
                 return  # gone since it was read: nothing to fix
             except OSError as e:
                 if e.errno == errno.ELOOP:
-                    self.raced(self.where(name))  # replaced by a link since it was read
+                    self.raced(name)  # replaced by a link since it was read
                     return
                 if e.errno not in (errno.EACCES, errno.EPERM):
                     self.fail(name, e)
@@ -327,7 +327,7 @@ class _Walk:
             now = os.fstat(fd)
             kind = stat.S_IFMT(now.st_mode)
             if kind in (stat.S_IFLNK, stat.S_IFDIR) or (not pinned and kind != stat.S_IFREG):
-                self.raced(self.where(name))  # swapped since it was read: left alone
+                self.raced(name)  # swapped since it was read: left alone
                 return
             self.fix(fd, now, pinned, name)
         finally:
@@ -343,7 +343,7 @@ class _Walk:
             return None  # gone since it was listed
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                self.raced(self.where(name))  # replaced by a link or a file since it was listed
+                self.raced(name)  # replaced by a link or a file since it was listed
                 return None
             if e.errno != errno.EACCES:
                 self.stats.seen += 1
@@ -383,7 +383,7 @@ class _Walk:
                 return None
             if not _same(fd, st.st_dev, st.st_ino):
                 os.close(fd)
-                self.raced(self.where(name))
+                self.raced(name)
                 return None
             return fd, st
         finally:
@@ -446,10 +446,11 @@ class _Walk:
             if d.fd >= 0:
                 nfd, mine = d.fd, False  # held: start again from there
             else:
+                error = None
                 try:
                     nfd = os.open(d.name, _DIR_FLAGS, dir_fd=fd)
-                except OSError:
-                    nfd = -1
+                except OSError as e:
+                    nfd, error = -1, e
                 mine = True
                 if nfd >= 0 and not _same(nfd, d.dev, d.ino):
                     os.close(nfd)
@@ -457,7 +458,10 @@ class _Walk:
             if own:
                 os.close(fd)
             if nfd < 0:
-                self.raced(self.where(depth=i))
+                if error is None or error.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR):
+                    self.raced(None, i)  # moved, or swapped for a link or another directory
+                else:
+                    self.fail(None, error, i)
                 for lost in stack[i : depth + 1]:
                     lost.subdirs, lost.dead = [], True
                 return

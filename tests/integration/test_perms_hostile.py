@@ -181,11 +181,13 @@ def test_ten_thousand_levels_under_a_1024_open_file_limit(boot, tree: Tree, tmp_
     deep.write_text(DEEP)
     script = (
         "python3 /out/deep.py make /tmp/deep 10000 && ulimit -n 1024 && echo LIMIT $(ulimit -n) && "
-        "echo '/tmp/deep 1234:1234 0640 0750' | fix-perms && python3 /out/deep.py check /tmp/deep 10000"
+        "echo '/tmp/deep 1234:1234 0640 0750' | IGNITY_VERBOSITY=2 fix-perms && "
+        "python3 /out/deep.py check /tmp/deep 10000"
     )
     c = _run(boot.image, tree, script, timeout=180, files={"deep.py": deep})
     assert "LIMIT 1024" in c.lines
     assert "DEEP-MAKE-OK" in c.lines and "DEEP-CHECK-OK" in c.lines, c.output
+    assert any(line.endswith("stdin:1: /tmp/deep: 20001 checked, 20001 changed") for line in c.lines), c.output
     assert not any("Traceback" in line or "error" in line for line in c.lines), c.output
 
 

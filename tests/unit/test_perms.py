@@ -924,6 +924,19 @@ def test_ancestors_left_behind_are_reopened_with_their_remaining_entries(
     assert (stats.failed, stats.raced) == (0, 0)
 
 
+@pytest.fixture
+def names_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subdirectories walked in name order (the listing's order is the file system's)."""
+    real_scan = perms._Walk.scan
+
+    def scan(self: perms._Walk, top: Any) -> None:
+        real_scan(self, top)
+        top.subdirs.sort(reverse=True)  # taken from the end
+
+    monkeypatch.setattr(perms._Walk, "scan", scan)
+
+
+@pytest.mark.usefixtures("names_in_order")
 def test_an_ancestor_swapped_while_the_walk_was_deeper_is_not_followed(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch, swap_on_open: dict[str, object],
     capfd: pytest.CaptureFixture[str],
@@ -949,13 +962,16 @@ def test_an_ancestor_swapped_while_the_walk_was_deeper_is_not_followed(
     assert info(outside / "x") == (0, 0, 0o701)
     assert info(outside / "secret") == (0, 0, 0o604)
     assert stats.raced == 1
-    # x, left in a-moved, is skipped if the walk had not reached it yet (it walks b first or x first).
+    # b is walked before x: x, left in a-moved, is not reached through the link, nor at all.
     assert listing == ["b", "x"]
+    assert info(tmp_path / "a-moved" / "x") == (0, 0, 0o700)
+    assert info(elsewhere / "b" / "c" / "d") == (*UG, 0o750)  # what was held is still the tree's
     perms.report(rule_for(data), stats)
     err = capfd.readouterr().err
     assert f"{data}/a" in err and "changed during the walk" in err
 
 
+@pytest.mark.usefixtures("names_in_order")
 def test_a_parent_found_again_through_its_name_when_its_child_moved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap_on_open: dict[str, object]
 ) -> None:
@@ -969,7 +985,7 @@ def test_a_parent_found_again_through_its_name_when_its_child_moved(
     swap_on_open.update(name="d", then=lambda: os.rename(data / "a/b", elsewhere / "b"))
     stats = perms.apply(rule_for(data))
     assert swap_on_open["done"]
-    for sib in ("s1", "s2", "s3"):
+    for sib in ("s1", "s2", "s3"):  # walked after b: a was found again by its name
         assert info(data / "a" / sib) == (*UG, 0o750), sib
     assert stats.raced == 0
 
@@ -1165,3 +1181,28 @@ def test_read_files_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"# caf\xe9\n/srv/caf\xe9 1:2 0644 0755\n")
     [rule] = perms.read_files([str(path)], {})
     assert os.fsencode(rule.path) == b"/srv/caf\xe9"
+
+
+@pytest.mark.usefixtures("names_in_order")
+def test_an_ancestor_that_cannot_be_opened_again_is_a_failure_not_a_race(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(perms, "HELD_DIRS", 1)
+    data = make(tmp_path / "data", 0o700, directory=True)
+    for name in ("a", "a/b", "a/b/c", "a/x"):
+        make(data / name, 0o700, directory=True)
+    real_open = os.open
+    opened: list[str] = []
+
+    def no_fds_later(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        opened.append(os.fspath(path))
+        if path == ".." or (path == "a" and opened.count("a") > 1):
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", no_fds_later)
+    stats = perms.apply(rule_for(data))
+    assert opened.count("a") == 2
+    assert (stats.failed, stats.raced) == (1, 0)
+    assert stats.first_failure == f"{data}/a: Too many open files"
+    assert info(data / "a/x") == (0, 0, 0o700)  # not reached: reported, not guessed at
