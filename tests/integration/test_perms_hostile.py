@@ -253,3 +253,22 @@ def test_a_hard_link_to_a_file_outside_changes_nothing_there(boot, tree: Tree):
         assert "LINK-REFUSED" in c.lines, c.output
     else:
         assert any("with more than one hard link left as they are" in line for line in c.lines), c.output
+
+
+def test_immutable_files_are_one_line_and_the_next_rule_runs(boot, tree: Tree):
+    script = (
+        "mkdir -p /tmp/imm/sub /tmp/other && touch /tmp/imm/a /tmp/imm/sub/b /tmp/imm/c /tmp/other/d && "
+        "chattr +i /tmp/imm/a /tmp/imm/sub/b && "
+        "printf '/tmp/imm 1234:1234 0640 0750\\n/tmp/other 1234:1234 0640 0750\\n' | fix-perms; echo EXIT $?; "
+        + _stat_cmd("/tmp/imm", "/tmp/imm/a", "/tmp/imm/sub/b", "/tmp/imm/c", "/tmp/other/d")
+    )
+    c = _run(boot.image, tree, script)
+    assert "EXIT 0" in c.lines, c.output
+    lines = _perms_lines(c)
+    assert len(lines) == 1, c.output
+    assert lines[0].startswith("[ignity/perms] stdin:1: /tmp/imm: 2 entries could not be changed, first /tmp/imm/")
+    assert lines[0].endswith(": Operation not permitted"), lines
+    assert _stat(c, "/tmp/imm", "/tmp/imm/a", "/tmp/imm/sub/b", "/tmp/imm/c", "/tmp/other/d") == {
+        "/tmp/imm": "1234 1234 750", "/tmp/imm/a": "0 0 644", "/tmp/imm/sub/b": "0 0 644",
+        "/tmp/imm/c": "1234 1234 640", "/tmp/other/d": "1234 1234 640",
+    }, c.output  # fmt: skip

@@ -1206,3 +1206,22 @@ def test_an_ancestor_that_cannot_be_opened_again_is_a_failure_not_a_race(
     assert (stats.failed, stats.raced) == (1, 0)
     assert stats.first_failure == f"{data}/a: Too many open files"
     assert info(data / "a/x") == (0, 0, 0o700)  # not reached: reported, not guessed at
+
+
+def test_names_that_are_not_utf8_are_walked_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make(tmp_path / "data", 0o700, directory=True)
+    raw = os.fsencode(data)
+    os.mkdir(raw + b"/d\xff\xfe", 0o700)
+    with open(raw + b"/d\xff\xfe/f\x80", "w") as f:
+        f.write("x")
+
+    def read_only(*args: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    stats = perms.apply(rule_for(data))
+    assert (stats.seen, stats.changed) == (3, 3)
+    assert info(Path(os.fsdecode(raw + b"/d\xff\xfe/f\x80"))) == (*UG, 0o640)
+    os.chmod(raw + b"/d\xff\xfe/f\x80", 0o600)
+    monkeypatch.setattr(os, "fchmod", read_only)
+    stats = perms.apply(rule_for(data))
+    assert os.fsencode(stats.first_failure) == raw + b"/d\xff\xfe/f\x80: Read-only file system"
