@@ -397,14 +397,8 @@ class _Walk:
         try:
             with os.scandir(top.fd) as entries:
                 for entry in entries:
-                    # The listing's type first: a directory is read when opened, a link never.
                     try:
-                        if entry.is_dir(follow_symlinks=False):
-                            subdirs.append(entry.name)
-                            continue
-                        if entry.is_symlink():
-                            continue
-                        st = entry.stat(follow_symlinks=False)
+                        st = entry.stat(follow_symlinks=False)  # one call: most entries are files
                     except FileNotFoundError:
                         continue  # gone since it was listed
                     except OSError as e:
@@ -412,7 +406,7 @@ class _Walk:
                         continue
                     mode = st.st_mode
                     if stat.S_ISDIR(mode):
-                        subdirs.append(entry.name)  # was something else when listed
+                        subdirs.append(entry.name)  # fixed when opened, through its descriptor
                     elif not stat.S_ISLNK(mode):
                         stats.seen += 1
                         if stat.S_IMODE(mode) != fmode or (can_chown and (st.st_uid != uid or st.st_gid != gid)):
@@ -443,10 +437,10 @@ class _Walk:
         fd, own = stack[0].fd, False  # own: fd was opened here, for a directory not held
         for i in range(1, depth + 1):
             d = stack[i]
+            error: OSError | None = None
             if d.fd >= 0:
                 nfd, mine = d.fd, False  # held: start again from there
             else:
-                error = None
                 try:
                     nfd = os.open(d.name, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
