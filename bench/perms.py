@@ -5,6 +5,8 @@ on a tmpfs; before each run, half of the files (and half of the directories)
 are given the wrong owner and mode. Every contender is timed as a whole
 process, doing the same work: leave the tree owned by 1234:1234, files 0640,
 directories 0750, links untouched. Then a second run on the fixed tree.
+The contenders take turns, round after round, so that a machine whose load
+drifts (a shared one) weighs on all of them alike.
 
 Run: scripts/bench (or .venv/bin/python bench/perms.py, as root).
 BENCH_PERMS_BASELINE=DIR adds the fix-perms of another source tree (DIR holds
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FILES = int(os.environ.get("BENCH_PERMS_FILES", "100000"))
@@ -123,14 +126,25 @@ def main() -> int:
             print("| tool | half to change | nothing to change |")
             print("|---|---|---|")
             rows = {}
-            contenders = [("Ignity fix-perms", ignity), ("find | xargs chown/chmod (only what differs)", find_xargs),
-                          ("chown -R + find | xargs chmod (everything)", chown_r)]  # fmt: skip
+            contenders: list[tuple[str, Callable[[Path], None]]] = [
+                ("Ignity fix-perms", ignity),
+                ("find | xargs chown/chmod (only what differs)", find_xargs),
+                ("chown -R + find | xargs chmod (everything)", chown_r),
+            ]
             if BASELINE:
                 contenders.insert(1, (f"Ignity fix-perms of {BASELINE} (baseline)", baseline))
-            for name, fn in contenders:
+            # Round-robin: every round times each contender once (fresh, then second run),
+            # starting with a different one each time, so a load that drifts on a shared
+            # machine weighs on all of them alike.
+            for _, fn in contenders:
                 timed(fn, root, True)  # warm-up
-                first = [timed(fn, root, True) for _ in range(RUNS)]
-                second = [timed(fn, root, False) for _ in range(RUNS)]
+            times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
+            for run in range(RUNS):
+                for name, fn in contenders[run % len(contenders) :] + contenders[: run % len(contenders)]:
+                    times[name][0].append(timed(fn, root, True))
+                    times[name][1].append(timed(fn, root, False))
+            for name, _ in contenders:
+                first, second = times[name]
                 rows[name] = (statistics.median(first), statistics.median(second))
                 cell = name.replace("|", "\\|")
                 print(f"| {cell} | {statistics.median(first) * 1000:,.0f} ms ({min(first) * 1000:,.0f}–"
