@@ -150,6 +150,58 @@ def test_links_swapped_during_the_walk_change_nothing_outside_the_volume(boot, t
     assert any("/tmp/vol/flip is a symbolic link, not followed" in line for line in c.lines), c.output
 
 
+DEEP_FLIPPER = r"""
+# As the attacker, while root walks 45 levels below /tmp/vol/t (deeper than the walk holds
+# open): level 3 leaves for another directory and a link to /tmp/outside takes its place, and
+# level 20 is swapped for a link in place; then both come back; in a loop, until told to stop.
+cd /tmp/vol
+echo FLIPPING
+l3=t/L1/L2/L3
+l20=$(cd t && find . -type d -name L20 | head -n 1 | cut -c3-)
+while [ ! -e /tmp/stop ]; do
+  mv $l3 elsewhere/L3 2>/dev/null; ln -s /tmp/outside/L3 $l3 2>/dev/null; rm -f $l3; mv elsewhere/L3 $l3 2>/dev/null
+  mv t/$l20 t/$l20.d 2>/dev/null; ln -s /tmp/outside/L3 t/$l20 2>/dev/null; rm -f t/$l20; mv t/$l20.d t/$l20 2>/dev/null
+done
+"""
+
+
+def test_ancestors_moved_while_the_walk_is_deeper_change_nothing_outside(boot, tree: Tree, tmp_path: Path):
+    flipper = tmp_path / "flip.sh"
+    flipper.write_text(DEEP_FLIPPER)
+    script = textwrap.dedent(f"""\
+        set -e
+        mkdir -p /tmp/vol/elsewhere /tmp/outside/L3/s1
+        d=/tmp/vol/t
+        for level in $(seq 45); do
+          d=$d/L$level; mkdir -p $d/s1 $d/s2; for f in $(seq 100); do : > $d/s1/f$f; done; : > $d/s2/f
+        done
+        touch /tmp/outside/L3/canary /tmp/outside/L3/s1/canary
+        chmod 700 /tmp/outside/L3 /tmp/outside/L3/s1 && chmod 600 /tmp/outside/L3/canary /tmp/outside/L3/s1/canary
+        chmod 711 /tmp/outside && chmod 755 /tmp/vol && chown -R 1234:1234 /tmp/vol
+        {ATTACKER} sh /out/flip.sh &
+        flipper=$!
+        for run in $(seq 30); do
+          echo '/tmp/vol/t 1234:1234 0666 0777' | fix-perms || echo FIX-PERMS-FAILED
+        done
+        touch /tmp/stop
+        wait $flipper
+        {_stat_cmd("/tmp/outside/L3", "/tmp/outside/L3/canary", "/tmp/outside/L3/s1", "/tmp/outside/L3/s1/canary")}
+        # Once the attacker stops, one more run leaves the whole volume as the rule says.
+        echo '/tmp/vol/t 1234:1234 0666 0777' | fix-perms
+        echo WRONG $(find /tmp/vol/t "(" -type d ! -perm 777 ")" -o "(" -type f ! -perm 666 ")" -o ! -user 1234 | wc -l)
+        echo LEVELS $(find /tmp/vol/t -type d -name 'L*' | wc -l)
+        echo CMD-DONE
+        """)  # fmt: skip
+    c = _run(boot.image, tree, script, timeout=120, files={"flip.sh": flipper})
+    assert "CMD-DONE" in c.lines, c.output
+    assert not any("FIX-PERMS-FAILED" in line or "Traceback" in line for line in c.lines), c.output
+    assert _stat(c, "/tmp/outside/L3", "/tmp/outside/L3/canary", "/tmp/outside/L3/s1", "/tmp/outside/L3/s1/canary") == {
+        "/tmp/outside/L3": "0 0 700", "/tmp/outside/L3/canary": "0 0 600",
+        "/tmp/outside/L3/s1": "0 0 700", "/tmp/outside/L3/s1/canary": "0 0 600",
+    }, c.output  # fmt: skip
+    assert "WRONG 0" in c.lines and "LEVELS 45" in c.lines, c.output
+
+
 # --- depth and the open-file limit ------------------------------------------------------------------
 
 DEEP = r"""
