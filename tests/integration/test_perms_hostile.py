@@ -102,11 +102,15 @@ def test_a_link_at_any_position_of_the_rule_path_changes_nothing(boot, tree: Tre
 # --- links swapped in while the walk runs -------------------------------------------------------
 
 FLIPPER = r"""
-# As the attacker: the rule path's parent and a directory inside the tree flip between a
-# directory and a link to /tmp/outside, as fast as the shell goes, until killed.
+# As the attacker: the rule path's parent flips between a directory and a link to /tmp/outside,
+# and a directory inside the tree does the same (in both states of the parent), as fast as the
+# shell goes, until killed.
 cd /tmp/vol
 while :; do
-  mv flip flip.d 2>/dev/null; ln -s /tmp/outside flip 2>/dev/null; rm -f flip; mv flip.d flip 2>/dev/null
+  mv flip flip.d 2>/dev/null; ln -s /tmp/outside flip 2>/dev/null
+  mv flip.d/tree/sub flip.d/tree/sub.d 2>/dev/null; ln -s /tmp/outside/tree flip.d/tree/sub 2>/dev/null
+  rm -f flip.d/tree/sub; mv flip.d/tree/sub.d flip.d/tree/sub 2>/dev/null
+  rm -f flip; mv flip.d flip 2>/dev/null
   mv flip/tree/sub flip/tree/sub.d 2>/dev/null; ln -s /tmp/outside/tree flip/tree/sub 2>/dev/null
   rm -f flip/tree/sub; mv flip/tree/sub.d flip/tree/sub 2>/dev/null
 done
@@ -129,9 +133,15 @@ def test_links_swapped_during_the_walk_change_nothing_outside_the_volume(boot, t
         chmod 711 /tmp/outside  # the attacker may reach it (a link target need not be readable)
         {ATTACKER} sh /out/flip.sh &
         flipper=$!
-        for run in $(seq 40); do
-          echo '/tmp/vol/flip/tree 1234:1234 0666 0777' | fix-perms || echo FIX-PERMS-FAILED
+        # Until three runs met the parent as a link (the race run, not dodged), at most 300 runs.
+        hits=0
+        for run in $(seq 300); do
+          out=$(echo '/tmp/vol/flip/tree 1234:1234 0666 0777' | fix-perms 2>&1) || echo FIX-PERMS-FAILED
+          [ -z "$out" ] || echo "$out"
+          case $out in *"/tmp/vol/flip is a symbolic link"*) hits=$((hits + 1));; esac
+          [ $hits -lt 3 ] || break
         done
+        echo HITS $hits
         kill $flipper
         wait $flipper || true
         {_stat_cmd("/tmp/outside", "/tmp/outside/tree", "/tmp/outside/tree/canary", "/tmp/outside/tree/sub",
@@ -146,8 +156,9 @@ def test_links_swapped_during_the_walk_change_nothing_outside_the_volume(boot, t
         "/tmp/outside": "0 0 711", "/tmp/outside/tree": "0 0 700", "/tmp/outside/tree/canary": "0 0 600",
         "/tmp/outside/tree/sub": "0 0 700", "/tmp/outside/tree/sub/canary": "0 0 600",
     }, c.output  # fmt: skip
-    # The race was run, not dodged: at least one run found the parent as a link.
-    assert any("/tmp/vol/flip is a symbolic link, not followed" in line for line in c.lines), c.output
+    assert "HITS 3" in c.lines, c.output
+    assert any("/tmp/vol/flip is a symbolic link, not followed: rule for /tmp/vol/flip/tree skipped" in line
+               for line in c.lines), c.output  # fmt: skip
 
 
 DEEP_FLIPPER = r"""
