@@ -188,6 +188,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Regular files only (the entry was read as one): O_NONBLOCK and O_NOCTTY in case
 # it was swapped for a fifo or a terminal since; fstat then says what was opened.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+# Also for the components of a rule's path: like the path lookup it replaces, an
+# O_PATH open needs search permission only, not read (a 0711 home works as non-root).
 _PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 # Descriptors held for the directories being walked: the deepest ones, plus the
 # rule's own directory. An ancestor left behind is re-opened when the walk comes
@@ -529,7 +531,7 @@ def apply(rule: Rule, can_chown: bool | None = None, links_ok: bool | None = Non
     walk = _Walk(rule, can_chown, links_ok, stats)
     names = rule.path.strip("/").split("/")
     try:
-        dfd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dfd = os.open("/", _PATH_FLAGS | os.O_DIRECTORY)
     except OSError as e:
         walk.fail(None, e)
         return stats
@@ -538,7 +540,7 @@ def apply(rule: Rule, can_chown: bool | None = None, links_ok: bool | None = Non
         for name in names[:-1]:
             walked += "/" + name
             try:
-                nfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+                nfd = os.open(name, _PATH_FLAGS | os.O_DIRECTORY, dir_fd=dfd)
             except OSError as e:
                 _path_problem(rule, walk, walked, name, dfd, e)
                 return stats

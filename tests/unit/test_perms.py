@@ -1225,3 +1225,30 @@ def test_names_that_are_not_utf8_are_walked_and_named(tmp_path: Path, monkeypatc
     monkeypatch.setattr(os, "fchmod", read_only)
     stats = perms.apply(rule_for(data))
     assert os.fsencode(stats.first_failure) == raw + b"/d\xff\xfe/f\x80: Read-only file system"
+
+
+def test_non_root_without_search_permission_on_the_path_is_one_failure(open_dir: Path) -> None:
+    private = make(open_dir / "private", 0o700, directory=True)  # root's
+    make(private / "data", 0o700, owner=UG, directory=True)
+
+    def run() -> str:
+        rule = rule_for(private / "data", account="root:root")
+        stats = perms.apply(rule)
+        return f"{stats.seen} {stats.changed} {stats.failed} {stats.first_failure}"
+
+    assert as_user(*UG, run) == f"1 0 1 {private}/data: cannot open {private}/data: Permission denied"
+    assert info(private / "data") == (*UG, 0o700)
+
+
+def test_non_root_needs_only_search_permission_on_the_path(open_dir: Path) -> None:
+    home = make(open_dir / "home", 0o711, directory=True)  # root's: others may pass, not list
+    make(home / "data", 0o700, owner=UG, directory=True)
+    make(home / "data" / "f", 0o600, owner=UG)
+
+    def run() -> str:
+        stats = perms.apply(rule_for(home / "data", account="root:root"))
+        return f"{stats.seen} {stats.changed} {stats.failed}"
+
+    assert as_user(*UG, run) == "2 2 0"
+    assert info(home / "data") == (*UG, 0o750)
+    assert info(home / "data" / "f") == (*UG, 0o640)
