@@ -254,6 +254,22 @@ def test_ten_thousand_levels_under_a_1024_open_file_limit(boot, tree: Tree, tmp_
     assert not any("Traceback" in line or "error" in line for line in c.lines), c.output
 
 
+def test_ten_thousand_levels_through_the_boot_s_own_perms_phase(boot, tree: Tree, tmp_path: Path):
+    # The phase stage 1 runs (`preboot` is the same code: /etc/ignity/perms, read and applied),
+    # on a tree made once the container runs (at boot it does not exist yet: a notice).
+    deep = tmp_path / "deep.py"
+    deep.write_text(DEEP)
+    _perms(tree, "10-deep", "/tmp/deep 1234:1234 0640 0750\n")
+    script = (
+        "python3 /out/deep.py make /tmp/deep 10000 && ulimit -n 1024 && "
+        "preboot echo PREBOOT-DONE && python3 /out/deep.py check /tmp/deep 10000"
+    )
+    c = _run(boot.image, tree, script, timeout=180, files={"deep.py": deep})
+    assert "[ignity/perms] /etc/ignity/perms/10-deep:1: /tmp/deep does not exist, skipped" in c.lines, c.output
+    assert "PREBOOT-DONE" in c.lines and "DEEP-CHECK-OK" in c.lines, c.output
+    assert len([line for line in c.lines if line.startswith("[ignity/")]) == 3, c.output  # the notice, stage 3's two
+
+
 # --- devices, fifos, sockets ---------------------------------------------------------------------------
 
 
