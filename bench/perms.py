@@ -5,8 +5,13 @@ on a tmpfs; before each run, half of the files (and half of the directories)
 are given the wrong owner and mode. Every contender is timed as a whole
 process, doing the same work: leave the tree owned by 1234:1234, files 0640,
 directories 0750, links untouched. Then a second run on the fixed tree.
+The contenders take turns, round after round, so that a machine whose load
+drifts (a shared one) weighs on all of them alike.
 
 Run: scripts/bench (or .venv/bin/python bench/perms.py, as root).
+BENCH_PERMS_BASELINE=DIR adds the fix-perms of another source tree (DIR holds
+its `ignity` package, e.g. `git archive OLD src | tar -x -C /tmp/old` and
+DIR=/tmp/old/src), timed the same way: a before/after on the same machine.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FILES = int(os.environ.get("BENCH_PERMS_FILES", "100000"))
@@ -62,8 +68,16 @@ def check(root: Path) -> None:
             assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (UID, GID, FMODE), name
 
 
-def ignity(root: Path) -> None:
-    subprocess.run(FIX_PERMS, input=f"{root} {UID}:{GID} {FMODE:04o} {DMODE:04o}\n", text=True, check=True)
+def ignity(root: Path, src: Path = REPO / "src") -> None:
+    subprocess.run([*FIX_PERMS[:-1], str(src)], input=f"{root} {UID}:{GID} {FMODE:04o} {DMODE:04o}\n", text=True,
+                   check=True)  # fmt: skip
+
+
+BASELINE = os.environ.get("BENCH_PERMS_BASELINE", "")
+
+
+def baseline(root: Path) -> None:
+    ignity(root, Path(BASELINE))
 
 
 def find_xargs(root: Path) -> None:
@@ -112,11 +126,25 @@ def main() -> int:
             print("| tool | half to change | nothing to change |")
             print("|---|---|---|")
             rows = {}
-            for name, fn in (("Ignity fix-perms", ignity), ("find | xargs chown/chmod (only what differs)", find_xargs),
-                             ("chown -R + find | xargs chmod (everything)", chown_r)):  # fmt: skip
+            contenders: list[tuple[str, Callable[[Path], None]]] = [
+                ("Ignity fix-perms", ignity),
+                ("find | xargs chown/chmod (only what differs)", find_xargs),
+                ("chown -R + find | xargs chmod (everything)", chown_r),
+            ]
+            if BASELINE:
+                contenders.insert(1, (f"Ignity fix-perms of {BASELINE} (baseline)", baseline))
+            # Round-robin: every round times each contender once (fresh, then second run),
+            # starting with a different one each time, so a load that drifts on a shared
+            # machine weighs on all of them alike.
+            for _, fn in contenders:
                 timed(fn, root, True)  # warm-up
-                first = [timed(fn, root, True) for _ in range(RUNS)]
-                second = [timed(fn, root, False) for _ in range(RUNS)]
+            times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
+            for run in range(RUNS):
+                for name, fn in contenders[run % len(contenders) :] + contenders[: run % len(contenders)]:
+                    times[name][0].append(timed(fn, root, True))
+                    times[name][1].append(timed(fn, root, False))
+            for name, _ in contenders:
+                first, second = times[name]
                 rows[name] = (statistics.median(first), statistics.median(second))
                 cell = name.replace("|", "\\|")
                 print(f"| {cell} | {statistics.median(first) * 1000:,.0f} ms ({min(first) * 1000:,.0f}–"
@@ -126,6 +154,10 @@ def main() -> int:
             fx = rows["find | xargs chown/chmod (only what differs)"]
             print(f"\nIgnity / find|xargs: {ig[0] / fx[0]:.2f} with half to change, {ig[1] / fx[1]:.2f} with nothing "
                   f"to change; Ignity's second run / first: {ig[1] / ig[0]:.2f}")  # fmt: skip
+            if BASELINE:
+                bl = rows[f"Ignity fix-perms of {BASELINE} (baseline)"]
+                print(f"Baseline / find|xargs: {bl[0] / fx[0]:.2f} with half to change, {bl[1] / fx[1]:.2f} with "
+                      f"nothing to change; Ignity / baseline: {ig[0] / bl[0]:.2f} and {ig[1] / bl[1]:.2f}")  # fmt: skip
         finally:
             subprocess.run(["umount", str(mount)], check=False)
     return 0
