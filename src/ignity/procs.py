@@ -88,8 +88,21 @@ class Reaper:
     moment a child dies, and a bounded wait never oversleeps its deadline.
     """
 
-    def __init__(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    def __init__(self, also: tuple[int, ...] = ()) -> None:
+        # `also`: more signals to wait for with SIGCHLD (see pending()).
+        self.waited = {signal.SIGCHLD, *also}
+        self.caught: list[int] = []
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.waited)
+
+    def pending(self, sigs: tuple[int, ...]) -> list[int]:
+        """The signals of `sigs` that arrived (taken from the queue), oldest first."""
+        while True:
+            got = signal.sigtimedwait(set(sigs), 0)
+            if got is None:
+                break
+            self.caught.append(got.si_signo)
+        taken, self.caught = self.caught, []
+        return taken
 
     def reap(self) -> tuple[dict[int, int], bool]:
         """Every child that died so far: ({pid: wstatus}, no children left)."""
@@ -106,8 +119,12 @@ class Reaper:
     def wait(self, deadline: float | None) -> None:
         """Block until a child may have died, or `deadline` (monotonic) passes."""
         if deadline is None:
-            signal.sigwait({signal.SIGCHLD})
-            return
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            signal.sigtimedwait({signal.SIGCHLD}, remaining)
+            got = signal.sigwait(self.waited)
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            info = signal.sigtimedwait(self.waited, remaining)
+            got = info.si_signo if info is not None else signal.SIGCHLD
+        if got != signal.SIGCHLD:
+            self.caught.append(got)

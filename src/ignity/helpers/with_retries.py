@@ -2,6 +2,9 @@
 
 Each attempt is waited for on SIGCHLD, so a quick success returns at once
 and a hung attempt is killed (with its process group) exactly at its bound.
+SIGTERM, SIGINT and SIGHUP are passed on to the running attempt's group, and
+with-retries then exits with that attempt's status: stopping a service that
+runs `with-retries` stops what it runs, and retries nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ def parse(argv: list[str]) -> tuple[int, int, list[str]]:
     return retries, timeout, argv[i:]
 
 
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Stopped(Exception):
+    """A forwarded signal ended the attempt: no retry."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 def attempt(prog: list[str], timeout_ms: int, reaper: procs.Reaper) -> int:
     """One bounded run; 128+9 when it had to be killed (with everything it started).
 
@@ -47,10 +61,20 @@ def attempt(prog: list[str], timeout_ms: int, reaper: procs.Reaper) -> int:
     """
     pid = procs.spawn(prog, new_group=True)
     deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else None
+    forwarded = False
     while True:
         dead, _ = reaper.reap()
         if pid in dead:
+            if forwarded:
+                raise Stopped(procs.status_of(dead[pid]))
             return procs.status_of(dead[pid])
+        for sig in reaper.pending(FORWARDED):
+            forwarded = True
+            deadline = None  # the attempt now ends on the signal, not on its bound
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
         if deadline is not None and time.monotonic() >= deadline:
             log.info(PHASE, f"{prog[0]}: no result after {timeout_ms} ms, killed")
             try:
@@ -67,10 +91,12 @@ def main() -> NoReturn:
     except ValueError as e:
         log.die(PHASE, str(e), 100)
     code = 1
-    reaper = procs.Reaper()
+    reaper = procs.Reaper(also=FORWARDED)
     for n in range(retries + 1):
         try:
             code = attempt(prog, timeout, reaper)
+        except Stopped as e:
+            sys.exit(e.status)
         except OSError as e:
             log.die(PHASE, f"cannot run {prog[0]}: {e.strerror}", procs.exec_failure_status(e))
         if code == 0:
