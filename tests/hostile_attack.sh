@@ -22,9 +22,9 @@ payload bash-env >"$evil/bash-env"
 # What a file named NAME holds: envdir poison for the variables with-env would load, else a payload.
 content() {
   case $1 in
-    PATH) echo "$evil" ;;
-    LD_PRELOAD) echo "$evil/pwn.so" ;;
-    BASH_ENV | ENV) echo "$evil/bash-env" ;;
+    PATH) printf %s "$evil:/usr/bin:/bin" ;;  # with-env reads values whole (s6-envdir -n): no newline
+    LD_PRELOAD) printf %s "$evil/pwn.so" ;;
+    BASH_ENV | ENV) printf %s "$evil/bash-env" ;;
     *) payload "$(echo "$2" | tr / _)" ;;
   esac
 }

@@ -299,3 +299,77 @@ def test_the_attack_reports_what_it_can_write(boot, tree: Tree):
     assert kinds >= {"create", "symlink", "ftrig-link", "mkfifo", "mkdir", "write", "rename", "replace-link"}, kinds
     assert "HOSTILE-OK create /tmp/decoy/sub/PATH" in c.lines
     assert not [x for x in c.lines if x.startswith("HOSTILE-DONE 0 ")]
+
+
+# --- non-root containers: another uid next to the one Ignity runs as -------------------
+
+# What the other uid does to the directories Ignity's uid made (its own, 0755) in /run/ignity.
+HIJACKS = {
+    # with-env, run by Ignity's uid at every start, loads an envdir of the other uid's: its PATH
+    # leads to an `sh` that marks a run by Ignity's uid as /out/pwned-UID-path.
+    "envs": "mkdir -p /tmp/evil && { echo '#!/bin/sh'; echo ': >/out/pwned-$(id -u)-path'; "
+    "echo 'exec /bin/sh \"$@\"'; } >/tmp/evil/sh && chmod 755 /tmp/evil/sh && "
+    "mv /run/ignity/envs /run/ignity/envs.old && mkdir -m 0755 /run/ignity/envs /run/ignity/envs/.empty && "
+    "printf /tmp/evil:/usr/bin:/bin >/run/ignity/envs/PATH && chmod 0644 /run/ignity/envs/PATH",
+    # The signal handlers (Ignity's uid) source state/config.
+    "state": "mv /run/ignity/state /run/ignity/state.old && mkdir -m 0755 /run/ignity/state && "
+    "echo ': >/out/pwned-$(id -u)-config' >/run/ignity/state/config && chmod 0644 /run/ignity/state/config",
+}
+
+
+def _nsenter(c: Container, uid: int, gid: int, script: str) -> int:
+    """Run `script` in the container as uid:gid, as `docker exec -u UID:GID` does (from the host)."""
+    import subprocess
+
+    argv = ["nsenter", "-t", str(c.pid1()), "-m", "-p", "-r", "-w", "--", "setpriv", f"--reuid={uid}",
+            f"--regid={gid}", "--clear-groups", "sh", "-c", script]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, check=False, timeout=30).returncode
+
+
+GID0_HOLE = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="arbitrary uid with gid 0: /run/ignity is the image's (root:0, 0775, as the README says) and stays "
+    "group-writable, so any other uid of group 0 renames Ignity's directories and puts its own in their "
+    "place: with-env then loads its PATH, the signal handler sources its config, as Ignity's uid",
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "hijack"),
+    [
+        pytest.param("gid-0", "envs", marks=GID0_HOLE),
+        pytest.param("gid-0", "state", marks=GID0_HOLE),
+        ("preboot", "envs"),
+        ("preboot", "state"),
+    ],
+)
+def test_another_uid_in_a_non_root_container_cannot_hijack_run_ignity(boot, tree: Tree, mode: str, hijack: str):
+    tree.env("10-secret", "SECRET=hunter2\n")
+    tree.service("svc", "echo svc-up-as-$(id -u); exec sleep 1000", shebang=WITH_ENV)
+    if mode == "gid-0":  # as OpenShift runs it: a random uid, gid 0; the image made /run/ignity group-0 writable
+        uid, gid, other = 1000770000, 0, (2000, 0)
+        image = boot.image.derive(
+            "chmod 0755 / && mkdir -p /run/ignity && chgrp 0 /run/ignity && chmod 0775 /run/ignity"
+        )
+    else:  # RUN preboot with the mapped user, then USER 1000:1000; another uid 2000 exists
+        tree.env("05-user", "USER=app\nUSERMAP_UID=1000\nUSERMAP_GID=1000\n")
+        uid, gid, other = 1000, 1000, (2000, 2000)
+        image = boot.image.derive("chmod 0755 / && preboot", etc=tree.root)
+    c = Container(image, tree.root, [], user=f"{uid}:{gid}", run_tmpfs=None)
+    try:
+        c.wait_for(f"svc-up-as-{uid}")
+        hijacked = _nsenter(c, *other, HIJACKS[hijack]) == 0  # what it leads to is what the markers show
+        if mode == "preboot":  # /run/ignity is 1000's, 0755: 2000 can rename nothing in it
+            assert not hijacked
+        restart = f"s6-svlisten1 -r -t 5000 {SCAN}/svc s6-svc -r {SCAN}/svc"
+        if _nsenter(c, uid, gid, restart) != 0:
+            raise RuntimeError(f"restarting svc as {uid} failed:\n{c.output}")
+        c.wait_for_count(f"svc-up-as-{uid}", 2)
+        c.kill(signal.SIGTERM)
+        code = c.exited(15)
+    finally:
+        c.cleanup(keep_out=True)
+    pwned = sorted(p.name for p in c.out.iterdir() if p.name.startswith("pwned-"))
+    assert pwned == [], f"uid {uid} ran uid {other[0]}'s code: {pwned}"
+    assert code == 0, f"SIGTERM did not stop the container ({code}):\n{c.output}"
