@@ -99,7 +99,13 @@ trap 'stop=1' TERM INT QUIT
 if [ "$$" != 1 ] && [ -z "$IGNITY_STAGE0" ]; then exec {subreaper} "$0" "$@"; fi
 reaper=${{IGNITY_STAGE0:-pid1}}
 unset IGNITY_STAGE0
-if [ -e {state} ] || [ -e {scan} ]; then rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+if [ -O {paths.SKEL} ]; then
+  # root: /run/ignity is root's before root writes anything in it, and nothing
+  # another uid may have left there is used (rm never follows a link).
+  install -d -o 0 -g 0 -m 0755 {run} 2>/dev/null
+  rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+elif [ -e {state} ] || [ -e {scan} ] || [ -L {paths.ENVIRON} ] || [ -e {paths.ENVIRON} ]; then
+  rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
 elif ! [ -d {run} ]; then mkdir -p {run} 2>/dev/null; fi
 if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
   IGNITY_STAGE0=alone exec {boot} "$@"
@@ -208,6 +214,56 @@ def not_writable(err: OSError) -> IgnityError:
         f"owned by the container's user: docker: --tmpfs {paths.RUN}:rw,exec,uid=UID,gid=GID; "
         f"podman: --tmpfs {paths.RUN}:rw,exec,U; kubernetes: an emptyDir volume on {paths.RUN}"
     )
+
+
+def seal_supervision(services_dir: str = paths.SERVICES) -> None:
+    """Make each service's (and logger's) `supervise/` and `event/` before s6-supervise does.
+
+    s6-supervise makes `event/` writable by its group, and notifies every
+    entry there by opening it for writing, following links: a member of root's
+    group could have root write into any file. So, as root: `event/` root's
+    alone (0700: only root waits on root's supervisors), and `supervise/` 0711
+    so that the mapped user can read `status` (ignity status) and nothing else.
+    s6-supervise uses both as it finds them.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        names = os.listdir(services_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        for d in (f"{services_dir}/{name}", f"{services_dir}/{name}/log"):
+            if not os.path.isdir(d) or os.path.islink(d):
+                continue
+            for sub, mode in (("supervise", 0o711), ("event", 0o700)):
+                path = f"{d}/{sub}"
+                try:
+                    os.mkdir(path, mode)
+                except FileExistsError:
+                    pass
+                _take(path, mode)
+
+
+def warn_shared(uid_gid: tuple[int, int]) -> list[str]:
+    """Warnings for a /run/ignity, or a mapped group, that another uid shares."""
+    warnings: list[str] = []
+    try:
+        st = os.stat(paths.RUN)
+    except OSError:
+        return warnings
+    if st.st_mode & 0o022 and st.st_uid != os.geteuid():
+        warnings.append(
+            f"{paths.RUN} is writable by others (mode {stat.S_IMODE(st.st_mode):04o}, owner {st.st_uid}): any uid of "
+            f"its group could replace Ignity's state; mount a tmpfs or an emptyDir owned by uid {os.geteuid()} there"
+        )
+    uid, gid = uid_gid
+    if os.geteuid() == 0 and uid != 0 and gid == 0:
+        warnings.append(
+            "USERMAP_GID=0: the environment is readable by the mapped user's group, here every process of gid 0; "
+            "give the mapped user a group of its own"
+        )
+    return warnings
 
 
 def check_exec() -> None:

@@ -189,12 +189,6 @@ def test_mapped_user_walks_the_tree_itself_and_finds_nothing_to_write(boot, tree
 # --- holes: each test fails today (xfail strict) --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="supervise/ is 0700 root: s6-svstat as app is denied, so `ignity status` shows every service "
-    "'unsupervised' and exits 1 (legitimate use the README promises the mapped user)",
-)
 def test_status_as_the_mapped_user_lists_the_services_up(boot, tree: Tree):
     tree.service("appsvc", "exec s6-setuidgid app sleep 1000")
     c = boot("sh", "-c", f"{wait_up('appsvc')} || exit 9; s6-setuidgid app ignity status; echo status=$?", env=MAPPED)
@@ -207,13 +201,6 @@ def test_status_as_the_mapped_user_lists_the_services_up(boot, tree: Tree):
     assert "status=0" in c.lines, c.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="event/ is 3730 root:root: any gid-0 process may put a link named ftrig1... in it, and "
-    "s6-supervise (root) opens it O_WRONLY without O_NOFOLLOW at every state change (ftrigw_notifyb): "
-    "root writes the event bytes into the link's target",
-)
 @pytest.mark.parametrize(
     ("who", "env", "plant"),
     [
@@ -254,13 +241,6 @@ def _preplanted(boot: Callable[..., Container], tree: Tree, plant: str) -> Conta
     return c
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="stage 0 `cp -PR SKEL/. /proc/$$/environ /run/ignity/` runs as root before stage 1 makes "
-    "/run/ignity root's: cp writes through a link /run/ignity/environ planted by another uid (the rm -rf "
-    "runs only when state/ or services-state/ exist): root writes the whole environment into its target",
-)
 def test_stage0_never_writes_through_a_link_planted_in_run_ignity(boot, tree: Tree):
     c = _preplanted(boot, tree, "ln -s /root/victim /run/ignity/environ")
     try:

@@ -122,6 +122,8 @@ def _setup(mode: str) -> tuple[dict[bytes, bytes], config.Config, usermap.Accoun
     if not settings.skip_perms:
         prepare.run(env)
     runtime.recreate(settings)
+    for warning in runtime.warn_shared((account.uid, account.gid)):
+        log.info(PHASE, f"warning: {warning}")
     log.debug(PHASE, f"{paths.RUN} laid out")
     return merged, settings, account
 

@@ -42,6 +42,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
             stop(f"init {failed}")
         found = services.discover()
         outputs.setup(found, config.services_output)
+        runtime.seal_supervision()
         runtime.wait_for_svscan()
         if status.stopping():
             yield_to_stop()
