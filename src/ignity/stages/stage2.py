@@ -41,7 +41,7 @@ def main(ready_fd: int, cmd: list[str], merged: dict[bytes, bytes], config: Conf
         found = services.discover()
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
-        services.start(found, config.services_gracetime, wait)
+        services.start(found, config.services_gracetime, wait, config.cmd_wait_for_services_maxtime)
         log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
         if cmd:
             _exec_cmd(cmd, merged)

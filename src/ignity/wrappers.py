@@ -1,0 +1,160 @@
+"""The run and finish wrappers Ignity writes into a service's run-time copy.
+
+s6-supervise runs `./run` and `./finish` of /run/ignity/services/NAME. For the
+features s6 leaves to the service directory's author (a service whose death
+ends the container, a restart that leaves nothing behind, health checks, a
+permanent failure that stays visible), Ignity moves the author's `run` and
+`finish` into NAME/.ignity/ and writes small /bin/sh wrappers in their place.
+They are sh (dash on Debian, busybox on Alpine), never Python: they run at
+every start and every death of a service, and the health loop runs for the
+life of the service.
+
+`run` (the wrapper):
+  - records its pid in .ignity/pgid: s6-supervise starts `run` as the leader of
+    a new session and process group, so that pid names the group the
+    service's children are in (s6 2.13 also passes it to finish as $4);
+  - starts the health loop (`health.py`) in the background, if any;
+  - execs the author's run, with s6's arguments.
+
+`finish` (the wrapper), given s6's arguments (exit code or 256, signal, name):
+  - SIGKILLs what is left of the dead service's process group (unless a
+    `keep-children` file opts out), so that a forking daemon restarts
+    cleanly instead of finding its old workers on its port;
+  - runs the author's finish, if any, with the same arguments;
+  - when that finish exits 125 (s6: permanent failure, do not restart) while
+    the service is wanted up, records it in .ignity/failed, for
+    `ignity status` and the CMD wait: s6 itself shows such a service as just
+    "down, want down", like one an operator stopped;
+  - for an `essential` service that died without being asked to stop (s6
+    still wants it up), runs `ignity halt STATUS` (STATUS = its exit code, or
+    128+N for signal N) and exits 125 so that s6 does not restart it.
+
+Everything is written by the user Ignity runs as (root, normally), in a
+directory of that user's, and only programs found by absolute path are named.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ignity import tools
+from ignity.errors import IgnityError
+
+# The directory inside a service's run-time copy that Ignity owns.
+PRIVATE = ".ignity"
+PGID = f"{PRIVATE}/pgid"
+FAILED = f"{PRIVATE}/failed"
+HELD = f"{PRIVATE}/held"
+SHELL = "/bin/sh"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def ignity_command() -> str:
+    """The `ignity` program the generated scripts call (the one installed beside /init)."""
+    return tools.find("ignity")
+
+
+def run_script(clean: bool, health_fd_close: str | None) -> str:
+    """The run wrapper. `health_fd_close`: None without a health check, else the
+    redirections that close, for the health loop, what the service alone holds
+    (its notification fd)."""
+    lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own run is {PRIVATE}/run."]
+    if clean:
+        lines.append(f"echo $$ > {PGID}")
+    if health_fd_close is not None:
+        lines.append(f"{PRIVATE}/health-loop $$ {health_fd_close} &")
+    lines.append(f'exec {PRIVATE}/run "$@"')
+    return "\n".join(lines) + "\n"
+
+
+def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
+    """The finish wrapper (see the module's docstring)."""
+    svstat = _quote(tools.find("s6-svstat"))
+    lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own finish is {PRIVATE}/finish.", "code=0"]
+    if clean:
+        lines += [
+            # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
+            'pgid="${4:-}"',
+            f'[ -n "$pgid" ] || read -r pgid < {PGID} 2>/dev/null',
+            f': > {PGID}',
+            'case "$pgid" in ""|*[!0-9]*) ;; *) kill -s KILL -- "-$pgid" 2>/dev/null ;; esac',
+        ]  # fmt: skip
+    if author_finish:
+        lines.append(f'{PRIVATE}/finish "$@"; code=$?')
+    lines.append(f": > {FAILED}")
+    if essential:
+        lines.append(f"want=$({svstat} -o wantedup . 2>/dev/null)")
+    else:
+        lines.append(f'want=; [ "$code" != 125 ] || want=$({svstat} -o wantedup . 2>/dev/null)')
+    lines.append(f'[ "$code" != 125 ] || [ "$want" != true ] || echo 125 > {FAILED}')
+    if essential:
+        lines += [
+            'if [ "$want" = true ]; then',
+            '  if [ "$1" = 256 ]; then status=$((128 + $2)); else status=$1; fi',
+            f'  {_quote(ignity_command())} halt "$status"',
+            "  exit 125",
+            "fi",
+        ]  # fmt: skip
+    lines.append('exit "$code"')
+    return "\n".join(lines) + "\n"
+
+
+def notification_fd(path: str) -> int | None:
+    """The service's notification-fd number, or None (s6 ignores an invalid file too)."""
+    try:
+        with open(f"{path}/notification-fd") as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def install(path: str, name: str, essential: bool, clean: bool, health_loop: str | None) -> None:
+    """Write the wrappers into the run-time copy at `path` (service `name`).
+
+    `health_loop`: the health loop's script, or None. Called once, by stage 2,
+    before s6-svscan sees the service.
+    """
+    private = f"{path}/{PRIVATE}"
+    try:
+        os.mkdir(private, 0o755)
+    except FileExistsError:
+        raise IgnityError(f"/etc/ignity/services/{name}/{PRIVATE}: a name Ignity reserves for itself") from None
+    os.rename(f"{path}/run", f"{private}/run")
+    author_finish = os.path.lexists(f"{path}/finish")
+    if author_finish:
+        os.rename(f"{path}/finish", f"{private}/finish")
+    close = None
+    if health_loop is not None:
+        _write(f"{private}/health-loop", health_loop)
+        fd = notification_fd(path)
+        close = f"{fd}>&-" if fd is not None and fd > 2 else ""
+    if clean:
+        _write(f"{path}/{PGID}", "", 0o644)
+    _write(f"{path}/{FAILED}", "", 0o644)
+    _write(f"{path}/run", run_script(clean, close))
+    _write(f"{path}/finish", finish_script(clean, author_finish, essential))
+
+
+def _write(path: str, text: str, mode: int = 0o755) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def failed_permanently(path: str) -> bool:
+    """Whether the last death of the service at `path` ended in its finish's 125 while wanted up."""
+    try:
+        with open(f"{path}/{FAILED}") as f:
+            return f.read().strip() == "125"
+    except OSError:
+        return False
+
+
+def held(path: str) -> bool:
+    """Whether Ignity still holds the service down until its dependencies are up."""
+    return os.path.exists(f"{path}/{HELD}")
