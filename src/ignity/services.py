@@ -191,14 +191,34 @@ def start(
 
 
 def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
-    """Trigger the scan under one s6-ftrig-listen that waits for each service to be
-    up or ready, or to fail permanently ('O'); the fast path without dependencies."""
-    argv = [tools.find("s6-ftrig-listen"), "-a", "-t", str(wait_ms)]
+    """The CMD wait without dependencies: trigger the scan under listeners that
+    end when every service is up (ready), or at once when one fails permanently.
+
+        s6-ftrig-listen -o { EV1 O ... STARTUP R }
+          if { s6-ftrig-listen -a { EV1 [UO] ... } s6-svscanctl -a SCANDIR }
+          s6-ftrig-notify STARTUP R
+
+    The inner listener waits for all (a permanent failure, 'O', counts as
+    reached there); the outer one, which Python waits for, for the first of a
+    permanent failure or the inner one's success, told on a fifodir of ours.
+    Both subscribe before the scan, so no event is missed; two processes
+    whatever the number of services.
+    """
+    startup = f"{paths.STATE}/startup-event"
+    if not os.path.isdir(startup):
+        os.mkdir(startup)
+        os.chmod(startup, 0o3730)  # the fifodir format s6 itself creates
+    listen, timeout = tools.find("s6-ftrig-listen"), str(wait_ms)
+    inner = [listen, "-a", "-t", timeout]
+    outer = [listen, "-o", "-t", timeout]
     for s in awaited:
-        argv += [f" {s.event}", " [UO]" if s.notifies else " [uO]"]
-    argv += ["", *scan]
+        inner += [f" {s.event}", " [UO]" if s.notifies else " [uO]"]
+        outer += [f" {s.event}", " O"]
+    inner += ["", *scan]
+    outer += [f" {startup}", " R", "", tools.find("if"), *(" " + word for word in inner), ""]
+    outer += [tools.find("s6-ftrig-notify"), startup, "R"]
     log.debug(PHASE, f"waiting for {len(awaited)} service(s), at most {wait_ms or 'unlimited'} ms")
-    status = procs.run(argv, stderr_to_null=True)
+    status = procs.run(outer, stderr_to_null=True)
     failed = [s.name for s in awaited if wrappers.failed_permanently(s.path)]
     if failed:
         raise IgnityError(f"service {_failure(failed)}: start-up stopped")

@@ -173,29 +173,40 @@ def test_keep_children_keeps_them(boot, tree: Tree):
 
 
 def test_failing_health_check_restarts_the_service_once(boot, tree: Tree):
-    # Fails its first 2 checks (of this boot), then passes: one restart.
+    # Checks 1-2 fail (a restart, retries=2), 3 passes; check 4 tells the CMD,
+    # which then knows check 3's result is recorded.
+    tree.init("10-fifo", "mkfifo /tmp/fourth")
     health = (
         "n=$(cat /tmp/checks 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/checks; "
-        "[ $n -ge 2 ] || { echo db down; exit 1; }"
+        "[ $n = 3 ] && echo > /tmp/fourth; [ $n -ge 2 ] || { echo starting; echo db down; exit 1; }"
     )
     svc = tree.service("svc", f"{note('start')}; exec sleep 100", health_interval="50", health_retries="2")
     (svc / "health").write_text(f"#!/bin/sh\n{health}\n")
     (svc / "health").chmod(0o755)
-    script = f"""
-{wait_up("svc")}
-until grep -q healthy {S}/svc/.ignity/health 2>/dev/null && [ "$(grep -c start /out/events)" = 2 ]; do
-  s6-svwait -r -t 100 {S}/svc >/dev/null 2>&1 || true
-done
-ignity status --json > /out/status.json
-ignity status > /out/status.txt
-"""
-    c = boot("sh", "-c", script)
+    c = boot("sh", "-c", "read x < /tmp/fourth; ignity status --json > /out/status.json; ignity status")
     assert c.wait(timeout=30) == 0, c.output
     status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
     assert status["svc"]["health"] == "healthy"
     assert status["svc"]["health_restarts"] == 1
     assert status["svc"]["health_last_failure"] == "exit 1: db down"
-    assert status["svc"]["deaths"] == 1
+    assert status["svc"]["deaths"] == 1 and status["svc"]["ok"] is True
+    assert (c.out / "events").read_text().count(" start ") == 2
+    row = next(line for line in c.lines if line.startswith("svc "))
+    assert "healthy (1 restart)" in row and "last failed check: exit 1: db down" in row
+
+
+def test_health_check_timeout_counts_as_a_failure(boot, tree: Tree):
+    tree.init("10-fifo", "mkfifo /tmp/second")
+    health = "n=$(cat /tmp/checks 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/checks; " \
+        "[ $n = 1 ] && echo > /tmp/second; exec sleep 100"  # fmt: skip
+    svc = tree.service("svc", "exec sleep 100", health_interval="50", health_timeout="100", health_retries="5")
+    (svc / "health").write_text(f"#!/bin/sh\n{health}\n")
+    (svc / "health").chmod(0o755)
+    c = boot("sh", "-c", "read x < /tmp/second; ignity status --json > /out/status.json")
+    assert c.wait(timeout=30) == 0, c.output
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    assert status["svc"]["health"] == "failing" and status["svc"]["health_failures"] == 1
+    assert status["svc"]["health_last_failure"] == "timed out after 100 ms"
 
 
 def test_essential_service_failing_health_stops_the_container(boot, tree: Tree):
