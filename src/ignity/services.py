@@ -109,11 +109,16 @@ def stop_levels(services_dir: str = paths.SERVICES) -> list[list[str]]:
     """The stop order: the start waves reversed, dependents before what they depend on.
 
     Each level is sorted; services in one level can be stopped in parallel.
-    Raises IgnityError on a cycle or an unknown name (as start-up would have).
+    Never raises for a bad graph: start-up has refused it already (a cycle, an
+    unknown name), so then every service is in one level, stopped at once.
     """
     from ignity import deps
 
-    return list(reversed(deps.levels(deps.read(services_dir))))
+    graph = deps.read(services_dir)
+    try:
+        return list(reversed(deps.levels(graph)))
+    except IgnityError:
+        return [sorted(graph)] if graph else []
 
 
 def _graph(all_services: list[Service], directory: str) -> dict[str, list[str]]:

@@ -123,10 +123,10 @@ def install(path: str, name: str, essential: bool, clean: bool, health_loop: str
         os.mkdir(private, 0o755)
     except FileExistsError:
         raise IgnityError(f"/etc/ignity/services/{name}/{PRIVATE}: a name Ignity reserves for itself") from None
-    os.rename(f"{path}/run", f"{private}/run")
+    _move(path, "run")
     author_finish = os.path.lexists(f"{path}/finish")
     if author_finish:
-        os.rename(f"{path}/finish", f"{private}/finish")
+        _move(path, "finish")
     close = None
     if health_loop is not None:
         _write(f"{private}/health-loop", health_loop)
@@ -137,6 +137,16 @@ def install(path: str, name: str, essential: bool, clean: bool, health_loop: str
     _write(f"{path}/{FAILED}", "", 0o644)
     _write(f"{path}/run", run_script(clean, close))
     _write(f"{path}/finish", finish_script(clean, author_finish, essential))
+
+
+def _move(path: str, name: str) -> None:
+    """Move the author's `name` into PRIVATE; a relative link keeps pointing where it did."""
+    source, target = f"{path}/{name}", f"{path}/{PRIVATE}/{name}"
+    if os.path.islink(source) and not os.readlink(source).startswith("/"):
+        os.symlink(f"../{os.readlink(source)}", target)
+        os.unlink(source)
+    else:
+        os.rename(source, target)
 
 
 def _write(path: str, text: str, mode: int = 0o755) -> None:

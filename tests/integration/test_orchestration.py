@@ -90,6 +90,55 @@ def test_a_dependency_never_ready_fails_start_up_naming_the_chain(boot, tree: Tr
                and "web -> cache -> db" in line for line in c.lines), c.output  # fmt: skip
 
 
+def test_a_dependency_failing_permanently_fails_start_up_at_once(boot, tree: Tree):
+    # A dependency without notification-fd is up once started: this one can say it is ready, and never does.
+    tree.service("db", "exit 1", finish="#!/bin/sh\nexit 125\n", notification_fd="3\n")
+    notifying(tree, "web", "0", "db")
+    c = boot("echo", "cmd-ran", env={"IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": "20000"})
+    assert c.wait(timeout=10) == 1, c.output
+    assert "cmd-ran" not in c.lines
+    assert any("db failed permanently (its finish exited 125)" in line and "web -> db" in line
+               for line in c.lines), c.output  # fmt: skip
+
+
+def test_cycle_and_unknown_name_stop_the_boot_before_anything_starts(boot, tree: Tree):
+    depends(tree.service("a", "echo a-ran; exec sleep 100"), "b")
+    depends(tree.service("b", "echo b-ran; exec sleep 100"), "a")
+    c = boot("echo", "cmd-ran")
+    assert c.wait() == 1
+    assert any("dependency cycle: a -> b -> a" in line for line in c.lines), c.output
+    assert not {"a-ran", "b-ran", "cmd-ran"} & set(c.lines)
+
+
+def test_unknown_dependency_stops_the_boot(boot, tree: Tree):
+    depends(tree.service("web", "echo web-ran; exec sleep 100"), "dbb")
+    c = boot("echo", "cmd-ran")
+    assert c.wait() == 1
+    assert any("service web depends on dbb, which is not a service" in line for line in c.lines), c.output
+    assert "web-ran" not in c.lines and "cmd-ran" not in c.lines
+
+
+def test_status_shows_what_a_held_service_waits_for(boot, tree: Tree):
+    # The observer has no dependencies: it runs while web and cache are held,
+    # and lets db become ready once it has looked.
+    tree.init("10-fifo", "mkfifo /tmp/go")
+    tree.service("observer", "ignity status > /out/held.txt; ignity status --json > /out/held.json; "
+                 "echo > /tmp/go; exec sleep 100")  # fmt: skip
+    tree.service("db", "read x < /tmp/go; echo >&3; exec sleep 100", notification_fd="3\n")
+    notifying(tree, "cache", "0", "db")
+    notifying(tree, "web", "0", "cache")
+    c = boot("sh", "-c", "ignity status --json > /out/after.json")
+    assert c.wait() == 0, c.output
+    held = {o["name"]: o for o in json.loads((c.out / "held.json").read_text())}
+    assert held["web"]["waits_for"] == ["cache"] and held["web"]["ok"] is False
+    assert held["cache"]["waits_for"] == ["db"]
+    assert held["web"]["note"] == "waits for cache" and held["web"]["normally_up"] is True
+    row = next(line for line in (c.out / "held.txt").read_text().splitlines() if line.startswith("web "))
+    assert row.endswith("waits for cache")
+    after = {o["name"]: o for o in json.loads((c.out / "after.json").read_text())}
+    assert all(o["ok"] and o["waits_for"] == [] and o["note"] is None for o in after.values()), after
+
+
 def test_stop_levels_are_the_reverse_start_order(boot, tree: Tree):
     tree.service("db", "exec sleep 100")
     depends(tree.service("cache", "exec sleep 100"), "db")
@@ -121,6 +170,15 @@ def test_essential_service_killed_by_sigkill_gives_137_with_a_cmd_running(boot, 
     assert c.wait() == 137, c.output
     assert c.lines.count("main-up") == 1
     assert "killed" in c.lines and "finalize-ran" in c.lines
+
+
+def test_essential_service_exiting_3_with_a_cmd_running(boot, tree: Tree):
+    tree.finalize("10-fin", "echo finalize-ran")
+    tree.init("10-fifo", "mkfifo /tmp/go")
+    tree.service("main", "read x < /tmp/go; exit 3", essential="")
+    c = boot("sh", "-c", "echo > /tmp/go; exec sleep 100")
+    assert c.wait() == 3, c.output
+    assert "finalize-ran" in c.lines
 
 
 def test_essential_service_stopped_by_an_operator_does_not_end_the_container(boot, tree: Tree):
