@@ -78,9 +78,10 @@ def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
         lines += [
             # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
             'pgid="${4:-}"',
-            f'[ -n "$pgid" ] || read -r pgid < {PGID} 2>/dev/null',
+            f'[ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}',
             f': > {PGID}',
-            'case "$pgid" in ""|*[!0-9]*) ;; *) kill -s KILL -- "-$pgid" 2>/dev/null ;; esac',
+            # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
+            'case "$pgid" in ""|*[!0-9]*) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac',
         ]  # fmt: skip
     if author_finish:
         lines.append(f'{PRIVATE}/finish "$@"; code=$?')

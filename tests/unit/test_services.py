@@ -4,6 +4,7 @@ stand-ins for s6-svstat and ignity), health settings and the failure messages.""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -74,8 +75,17 @@ def installed(tmp_path: Path, essential: bool = False, clean: bool = True, finis
     return d
 
 
-def finish(d: Path, *args: str) -> int:
-    return subprocess.run(["./finish", *args, "svc"], cwd=d, check=False).returncode
+# The wrappers are /bin/sh scripts: Debian's dash, and busybox ash as on Alpine.
+SHELLS = [["/bin/sh"]] + ([["busybox", "sh"]] if shutil.which("busybox") else [])
+
+
+@pytest.fixture(params=SHELLS, ids=lambda argv: argv[0])
+def shell(request: pytest.FixtureRequest) -> list[str]:
+    return list(request.param)
+
+
+def finish(d: Path, *args: str, sh: list[str] | None = None) -> int:
+    return subprocess.run([*(sh or ["/bin/sh"]), "./finish", *args, "svc"], cwd=d, check=False).returncode
 
 
 def test_author_run_and_finish_move_into_the_private_directory(tmp_path: Path, stubs: Path):
@@ -103,9 +113,9 @@ def test_reserved_name_is_an_error(tmp_path: Path, stubs: Path):
 
 
 @pytest.mark.parametrize(("args", "status"), [(("3", "0"), "3"), (("256", "9"), "137"), (("0", "0"), "0")])
-def test_essential_finish_halts_with_the_exit_status_and_stays_down(tmp_path: Path, stubs: Path, args, status):
+def test_essential_finish_halts_with_the_exit_status_and_stays_down(tmp_path: Path, stubs: Path, shell, args, status):
     d = installed(tmp_path, essential=True)
-    assert finish(d, *args) == 125  # s6: do not restart
+    assert finish(d, *args, sh=shell) == 125  # s6: do not restart
     assert (d / "halted").read_text() == f"halt {status}\n"
 
 
@@ -126,11 +136,11 @@ def test_finish_125_while_wanted_up_is_recorded_and_stopped_is_not(tmp_path: Pat
     assert not wrappers.failed_permanently(str(d))
 
 
-def test_finish_kills_what_the_dead_service_left_in_its_group(tmp_path: Path, stubs: Path):
+def test_finish_kills_what_the_dead_service_left_in_its_group(tmp_path: Path, stubs: Path, shell: list[str]):
     d = installed(tmp_path)
     child = subprocess.Popen(["sleep", "100"], process_group=0)
     (d / ".ignity/pgid").write_text(f"{child.pid}\n")
-    assert finish(d, "256", "9") == 0
+    assert finish(d, "256", "9", sh=shell) == 0
     assert child.wait(timeout=10) == -signal.SIGKILL
     assert (d / ".ignity/pgid").read_text() == ""  # not killed twice
 
@@ -208,3 +218,12 @@ def test_failure_names_the_chain_that_waits(tmp_path: Path):
         "db not ready within IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME=500 ms "
         "(waiting: web -> cache -> db): start-up stopped"
     )
+
+
+def test_health_loop_is_valid_sh_for_every_shell(tmp_path: Path, stubs: Path, shell: list[str]):
+    d = service_dir(tmp_path, "svc", health="#!/bin/sh\n", health_interval="50")
+    for essential in (False, True):
+        script = tmp_path / "loop"
+        script.write_text(health.loop_script(str(d), "svc", True, essential))
+        assert subprocess.run([*shell, "-n", str(script)], check=False).returncode == 0
+        assert "sleep 0.050" in script.read_text()
