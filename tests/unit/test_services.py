@@ -88,12 +88,28 @@ def finish(d: Path, *args: str, sh: list[str] | None = None) -> int:
     return subprocess.run([*(sh or ["/bin/sh"]), "./finish", *args, "svc"], cwd=d, check=False).returncode
 
 
-def test_author_run_and_finish_move_into_the_private_directory(tmp_path: Path, stubs: Path):
+def test_a_shell_run_gets_its_lines_after_the_shebang_and_finish_moves(tmp_path: Path, stubs: Path):
     d = installed(tmp_path, finish="exit 0")
-    assert (d / ".ignity/run").read_text().endswith("exec sleep 100\n")
-    assert (d / "run").read_text().startswith("#!/bin/sh\n# Written by Ignity")
+    assert (d / "run").read_text() == "#!/bin/sh\necho $$ > .ignity/pgid  # added by Ignity\nexec sleep 100\n"
+    assert not (d / ".ignity/run").exists()
+    assert (d / "finish").read_text().startswith("#!/bin/sh\n# Written by Ignity")
     assert finish(d, "3", "0") == 0
     assert (d / "finished").read_text() == "finish 3 0 svc\n"
+
+
+@pytest.mark.parametrize(
+    ("shebang", "wrapped"),
+    [("#!/usr/bin/with-env bash", False), ("#!/usr/bin/env sh", False), ("#!/bin/sh -e", False),
+     ("#!/bin/execlineb -P", True), ("#!/usr/bin/python3", True), ("\x7fELF", True)],
+)  # fmt: skip
+def test_run_other_than_a_shell_script_is_wrapped(tmp_path: Path, stubs: Path, shebang: str, wrapped: bool):
+    d = service_dir(tmp_path, "svc")
+    (d / "run").write_text(f"{shebang}\nbody\n")
+    wrappers.install(str(d), "svc", False, True, None)
+    assert (d / ".ignity/run").exists() == wrapped
+    run = (d / "run").read_text()
+    assert run.startswith("#!/bin/sh\n# Written by Ignity") == wrapped
+    assert os.access(d / "run", os.X_OK) or not wrapped
 
 
 def test_a_relative_link_as_run_still_points_at_its_target(tmp_path: Path, stubs: Path):
@@ -153,7 +169,8 @@ def test_keep_children_finish_kills_nothing(tmp_path: Path, stubs: Path):
 
 def test_run_wrapper_records_its_pid_and_execs_the_author_run(tmp_path: Path, stubs: Path):
     d = service_dir(tmp_path, "svc")
-    (d / "run").write_text('#!/bin/sh\necho "$$ $*"\n')
+    (d / "run").write_text("#!/usr/bin/python3\nimport os, sys; print(os.getpid(), *sys.argv[1:])\n")
+    (d / "run").chmod(0o755)
     wrappers.install(str(d), "svc", False, True, None)
     out = subprocess.run(["./run", "svc"], cwd=d, capture_output=True, text=True, check=True).stdout
     pid, arg = out.split()
