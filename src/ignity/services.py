@@ -22,7 +22,9 @@ deadline bounds it all, IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME.
 
 s6-svlisten1 reads the service's status file, which only exists once
 s6-supervise runs: so the scan is triggered under one s6-ftrig-listen that
-waits for each held service's supervisor-start event ('s').
+waits for each held service's supervisor-start event ('s'). The services
+listened to are linked into the scan directory by the listener's own
+program, once it has subscribed (see `_link_and_scan`).
 """
 
 from __future__ import annotations
@@ -184,8 +186,10 @@ def start(
         prepare(service, gracetime_ms, service.name in awaited or service.name in held)
         if service.name in held:
             _hold(service)
-        os.symlink(service.path, f"{paths.SCANDIR}/{service.name}")
-    scan = [tools.find("s6-svscanctl"), "-a", paths.SCANDIR]
+        if service.name not in held and service.name not in awaited:
+            os.symlink(service.path, f"{paths.SCANDIR}/{service.name}")
+    listened = [s.path for s in all_services if s.name in held or s.name in awaited]
+    scan = _link_and_scan(listened)
     if held:
         _supervised_then(scan, [s for s in all_services if s.name in held], maxtime_ms)
         _start_in_order(all_services, held, observed, maxtime_ms)
@@ -193,6 +197,22 @@ def start(
         _listen_then(scan, [s for s in all_services if s.name in awaited], wait_ms or 0)
     else:
         _run(scan, "s6-svscanctl")
+
+
+def _link_and_scan(listened: list[str]) -> list[str]:
+    """The command that links the services listened to into the scan directory, then scans.
+
+    It runs as the listener's program, after the listener has subscribed to
+    their event fifodirs (in /run/ignity/services/NAME, where they already
+    exist): s6-svscan's readiness comes before its first scan, which would
+    otherwise pick up a service linked earlier and let its first events
+    ('s', 'u', 'U') pass before anyone listens.
+    """
+    scan = [tools.find("s6-svscanctl"), "-a", paths.SCANDIR]
+    if not listened:
+        return scan
+    link = [tools.find("ln"), "-s", *listened, paths.SCANDIR]
+    return [tools.find("if"), *(" " + word for word in link), "", *scan]
 
 
 def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
