@@ -289,17 +289,34 @@ def test_cmd_wait_fails_at_once_on_a_permanent_failure(boot, tree: Tree):
     assert any("broken failed permanently" in line for line in c.lines), c.output
 
 
-def test_status_shows_a_permanent_failure_as_not_ready(boot, tree: Tree):
-    tree.service("broken", "echo broken-ran; exit 1", finish="#!/bin/sh\nexit 125\n")
+def test_status_shows_a_permanent_failure_as_not_ready_and_wait_ready_ends_at_once(boot, tree: Tree):
+    # The CMD learns from the finish itself that it runs, then waits for it to end (-D).
+    tree.init("10-fifo", "mkfifo /tmp/fin")
+    tree.service("broken", "exit 1", finish="#!/bin/sh\necho > /tmp/fin\nexit 125\n")
+    tree.service("fine", "exec sleep 100")
     script = f"""
-until [ "$(cat {S}/broken/.ignity/failed 2>/dev/null)" = 125 ]; do s6-svwait -D -t 100 {S}/broken 2>/dev/null; done
-s6-svwait -D {S}/broken
+read x < /tmp/fin; s6-svwait -D {S}/broken
 ignity status --json > /out/status.json; echo $? > /out/rc
-ignity status --wait-ready=300 > /dev/null; echo $? > /out/rc-wait
+ignity status > /out/status.txt
+t0=$(date +%s%N); ignity status --wait-ready=20000 > /dev/null; echo $? > /out/rc-wait
+echo $(( ($(date +%s%N) - t0) / 1000000 )) > /out/ms
 """
     c = boot("sh", "-c", script)
     assert c.wait() == 0, c.output
     status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
     assert status["broken"]["failed"] is True and status["broken"]["ok"] is False
+    assert status["broken"]["note"] == "failed permanently (its finish exited 125)"
+    assert status["fine"]["ok"] is True
     assert (c.out / "rc").read_text().strip() == "1"
     assert (c.out / "rc-wait").read_text().strip() == "1"
+    assert int((c.out / "ms").read_text()) < 5000  # not the 20 s limit
+    assert "failed permanently" in (c.out / "status.txt").read_text()
+
+
+def test_a_service_stopped_by_an_operator_is_not_a_failure(boot, tree: Tree):
+    tree.service("svc", "exec sleep 100", finish="#!/bin/sh\nexit 125\n")
+    script = f"{wait_up('svc')}; s6-svc -d {S}/svc; s6-svwait -D {S}/svc; ignity status --json > /out/status.json"
+    c = boot("sh", "-c", script)
+    assert c.wait() == 0, c.output
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    assert (status["svc"]["failed"], status["svc"]["wanted_up"], status["svc"]["ok"]) == (False, False, True)
