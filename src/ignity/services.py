@@ -291,6 +291,9 @@ def _start_in_order(all_services: list[Service], held: set[str], observed: set[s
             service = by_name[name]
             if not all(d in ready for d in service.deps):
                 continue
+            if os.path.exists(paths.STOPPING):
+                # Stage 3 has begun: starting more would race its stop (stage 2 exits quietly on this).
+                raise IgnityError("the container is stopping: start-up abandoned")
             started.add(name)
             os.unlink(f"{service.path}/down")
             up = [svc, "-u", service.path]

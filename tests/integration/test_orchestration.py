@@ -9,6 +9,7 @@ synchronisation: the order is asserted from the timestamps.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from pathlib import Path
 
@@ -137,6 +138,17 @@ def test_status_shows_what_a_held_service_waits_for(boot, tree: Tree):
     assert row.endswith("waits for cache")
     after = {o["name"]: o for o in json.loads((c.out / "after.json").read_text())}
     assert all(o["ok"] and o["waits_for"] == [] and o["note"] is None for o in after.values()), after
+
+
+def test_sigterm_while_a_dependency_is_awaited_stops_without_starting_the_rest(boot, tree: Tree):
+    tree.service("db", "echo db-up; exec sleep 100", notification_fd="3\n")  # never ready
+    depends(tree.service("web", "echo web-ran; exec sleep 100"), "db")
+    c = boot(env={"IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": "0"})  # no limit: only the stop ends the wait
+    c.wait_for("db-up")
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=10) == 0, c.output
+    assert "web-ran" not in c.lines and "Traceback" not in c.output
+    assert not any("stage2" in line for line in c.lines), c.output  # a stop is not a failed start-up
 
 
 def test_stop_levels_are_the_reverse_start_order(boot, tree: Tree):
