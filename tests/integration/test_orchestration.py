@@ -13,6 +13,8 @@ import signal
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.tree import Tree, wait_up
 
 S = "/run/ignity/services-state"
@@ -202,19 +204,28 @@ def test_essential_service_stopped_by_an_operator_does_not_end_the_container(boo
 # -- clean restarts --------------------------------------------------------------
 
 # The child binds, then notifies readiness; the main process (what s6 watches) is a sleep.
-DAEMON = """
-python3 -c '
-import os, socket, sys, time
+DAEMON_PY = """import os, socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen()
 print("bound", flush=True)
 os.write(3, b"\\n")
 time.sleep(100)
-' {port} &
-exec sleep 100 3>&-
 """
-# kill -9 of the main process only, then wait for it to be restarted and ready again.
+RUNS = {
+    "sh": ("#!/bin/sh", "python3 ./daemon.py {port} &\nexec sleep 100 3>&-"),
+    "with-env": ("#!/usr/bin/with-env sh", "python3 ./daemon.py {port} &\nexec sleep 100 3>&-"),
+    "execline": ("#!/bin/execlineb -P", "background {{ python3 ./daemon.py {port} }}\nfdclose 3\nsleep 100"),
+}
+
+
+def daemon(tree: Tree, kind: str = "sh", **files: str) -> Path:
+    shebang, run = RUNS[kind]
+    d = tree.service("daemon", run.format(port=free_port()), shebang=shebang, notification_fd="3\n", **files)
+    (d / "daemon.py").write_text(DAEMON_PY)
+    return d
+
+
 KILL_AND_WAIT = f"s6-svwait -U {S}/daemon; s6-svlisten1 -R -t 5000 {S}/daemon s6-svc -k {S}/daemon; echo restarted=$?"
 
 
@@ -224,8 +235,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_forking_daemon_restarts_cleanly_after_kill_9(boot, tree: Tree):
-    tree.service("daemon", DAEMON.format(port=free_port()), notification_fd="3\n")
+@pytest.mark.parametrize("kind", sorted(RUNS))
+def test_forking_daemon_restarts_cleanly_after_kill_9(boot, tree: Tree, kind: str):
+    daemon(tree, kind)
     c = boot("sh", "-c", f"{wait_up('daemon')}; {KILL_AND_WAIT}")
     assert c.wait() == 0, c.output
     assert "restarted=0" in c.lines and c.lines.count("bound") == 2, c.output
@@ -233,7 +245,7 @@ def test_forking_daemon_restarts_cleanly_after_kill_9(boot, tree: Tree):
 
 
 def test_keep_children_keeps_them(boot, tree: Tree):
-    tree.service("daemon", DAEMON.format(port=free_port()), notification_fd="3\n", keep_children="")
+    daemon(tree, keep_children="")
     c = boot("sh", "-c", f"{wait_up('daemon')}; {KILL_AND_WAIT}")
     assert c.wait() == 0, c.output
     assert "restarted=99" in c.lines and "Address already in use" in c.output, c.output
