@@ -7,8 +7,8 @@ each run bounded by `health-timeout` ms (default 5000, then SIGKILL). After
 with `s6-svc -r`; for an `essential` service the container stops instead
 (`ignity halt 1`).
 
-The loop is /bin/sh, started in the background by the service's run wrapper
-(wrappers.py), so it lives in the service's process group: when the service
+The loop is /bin/sh, started in the background by the first lines of the
+service's `run` (wrappers.py), so it lives in the service's process group: when the service
 dies, the finish wrapper's clean-up kills it with the rest, and the next start
 begins a new loop. With `keep-children` it ends itself at its next turn, once
 the pid it watches is gone. The time bound is `timeout` (coreutils on
