@@ -117,7 +117,8 @@ def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
             f'[ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}',
             f': > {PGID}',
             # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
-            'case "$pgid" in ""|*[!0-9]*) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac',
+            # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
+            'case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac',
         ]  # fmt: skip
     if author_finish:
         lines.append(f'{PRIVATE}/finish "$@"; code=$?')

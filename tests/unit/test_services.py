@@ -244,3 +244,13 @@ def test_health_loop_is_valid_sh_for_every_shell(tmp_path: Path, stubs: Path, sh
         script.write_text(health.loop_script(str(d), "svc", True, essential))
         assert subprocess.run([*shell, "-n", str(script)], check=False).returncode == 0
         assert "sleep 0.050" in script.read_text()
+
+
+@pytest.mark.parametrize("pgid", ["1", "0", "-1", "1 2", "x"])
+def test_finish_never_kills_a_pgid_that_is_not_a_group(tmp_path: Path, stubs: Path, pgid: str):
+    d = installed(tmp_path)
+    (d / ".ignity/pgid").write_text(f"{pgid}\n")
+    text = (d / "finish").read_text().replace("kill -KILL", "echo would kill >> killed; :")
+    (d / "finish").write_text(text)
+    assert finish(d, "0", "0") == 0
+    assert not (d / "killed").exists()
