@@ -32,7 +32,8 @@ life of the service.
     "down, want down", like one an operator stopped;
   - for an `essential` service that died without being asked to stop (s6
     still wants it up), runs `ignity halt STATUS` (STATUS = its exit code, or
-    128+N for signal N) and exits 125 so that s6 does not restart it.
+    128+N for signal N), then `s6-svc -d .` so that s6 does not restart it
+    while the container stops.
 
 Everything is written by the user Ignity runs as (root, normally), in a
 directory of that user's, and only programs found by absolute path are named.
@@ -133,7 +134,9 @@ def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
             'if [ "$want" = true ]; then',
             '  if [ "$1" = 256 ]; then status=$((128 + $2)); else status=$1; fi',
             f'  {_quote(ignity_command())} halt "$status"',
-            "  exit 125",
+            # Not restarted while the container stops. Not `exit 125` ("permanent failure"):
+            # its 'O' event would end a start-up wait as if the service were ready.
+            f"  {_quote(tools.find('s6-svc'))} -d .",
             "fi",
         ]  # fmt: skip
     lines.append('exit "$code"')

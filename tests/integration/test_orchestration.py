@@ -195,6 +195,14 @@ def test_essential_service_exiting_3_with_a_cmd_running(boot, tree: Tree):
     assert "finalize-ran" in c.lines
 
 
+def test_essential_service_exiting_during_the_cmd_wait_gives_its_status(boot, tree: Tree):
+    tree.service("main", "exit 4", essential="")
+    tree.service("slow", "exec sleep 100", notification_fd="3\n")  # never ready
+    c = boot("echo", "cmd-ran", env={**WAIT, "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME": "20000"})
+    assert c.wait(timeout=10) == 4, c.output
+    assert "cmd-ran" not in c.lines
+
+
 def test_essential_service_stopped_by_an_operator_does_not_end_the_container(boot, tree: Tree):
     tree.service("main", "exec sleep 100", essential="")
     c = boot("sh", "-c", f"{wait_up('main')}; s6-svc -d {S}/main; s6-svwait -D {S}/main; exit 7")

@@ -56,11 +56,13 @@ def stubs(tmp_path: Path) -> Iterator[Path]:
     bin_dir.mkdir()
     (bin_dir / "s6-svstat").write_text("#!/bin/sh\nif [ -e want-down ]; then echo false; else echo true; fi\n")
     (bin_dir / "ignity").write_text('#!/bin/sh\necho "$@" >> halted\n')
+    (bin_dir / "s6-svc").write_text('#!/bin/sh\necho "$@" >> svc\n')
     for f in bin_dir.iterdir():
         f.chmod(0o755)
     saved = dict(tools._cache)
     tools._cache["\0s6-svstat"] = str(bin_dir / "s6-svstat")
     tools._cache["\0ignity"] = str(bin_dir / "ignity")
+    tools._cache["\0s6-svc"] = str(bin_dir / "s6-svc")
     yield bin_dir
     tools._cache.clear()
     tools._cache.update(saved)
@@ -131,15 +133,17 @@ def test_reserved_name_is_an_error(tmp_path: Path, stubs: Path):
 @pytest.mark.parametrize(("args", "status"), [(("3", "0"), "3"), (("256", "9"), "137"), (("0", "0"), "0")])
 def test_essential_finish_halts_with_the_exit_status_and_stays_down(tmp_path: Path, stubs: Path, shell, args, status):
     d = installed(tmp_path, essential=True)
-    assert finish(d, *args, sh=shell) == 125  # s6: do not restart
+    assert finish(d, *args, sh=shell) == 0
     assert (d / "halted").read_text() == f"halt {status}\n"
+    assert (d / "svc").read_text() == "-d .\n"  # not restarted meanwhile
+    assert not wrappers.failed_permanently(str(d))
 
 
 def test_essential_finish_asked_to_stop_does_not_halt(tmp_path: Path, stubs: Path):
     d = installed(tmp_path, essential=True, finish="exit 0")
     (d / "want-down").write_text("")
     assert finish(d, "256", "15") == 0
-    assert not (d / "halted").exists()
+    assert not (d / "halted").exists() and not (d / "svc").exists()
     assert (d / "finished").exists()  # the author's finish ran first
 
 
