@@ -191,8 +191,9 @@ def start(
     listened = [s.path for s in all_services if s.name in held or s.name in awaited]
     scan = _link_and_scan(listened)
     if held:
-        _supervised_then(scan, [s for s in all_services if s.name in held], maxtime_ms)
-        _start_in_order(all_services, held, observed, maxtime_ms)
+        deadline = time.monotonic() + maxtime_ms / 1000 if maxtime_ms else None
+        _supervised_then(scan, [s for s in all_services if s.name in held], _remaining(deadline))
+        _start_in_order(all_services, held, observed, maxtime_ms, deadline)
     elif awaited:
         _listen_then(scan, [s for s in all_services if s.name in awaited], wait_ms or 0)
     else:
@@ -260,6 +261,11 @@ def _failure(names: list[str]) -> str:
     return ", ".join(f"{n} failed permanently (its finish exited 125)" for n in names)
 
 
+def _remaining(deadline: float | None) -> int:
+    """Milliseconds left before `deadline` (at least 1); 0, s6's "no limit", for none."""
+    return 0 if deadline is None else max(1, int((deadline - time.monotonic()) * 1000))
+
+
 def _supervised_then(scan: list[str], held: list[Service], maxtime_ms: int) -> None:
     """Trigger the scan and return once every held service has its s6-supervise
     (its 's' event), so that s6-svlisten1 finds a status file to read."""
@@ -269,22 +275,20 @@ def _supervised_then(scan: list[str], held: list[Service], maxtime_ms: int) -> N
     argv += ["", *scan]
     status = procs.run(argv, stderr_to_null=True)
     if status == LISTEN_TIMEOUT:
-        raise IgnityError(f"s6-svscan did not start the supervisors within {maxtime_ms} ms")
+        raise IgnityError("s6-svscan did not start the supervisors within IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME")
     if status != 0:
         raise IgnityError(f"starting the supervisors failed (s6-ftrig-listen exited {status})")
 
 
-def _start_in_order(all_services: list[Service], held: set[str], observed: set[str], maxtime_ms: int) -> None:
+def _start_in_order(
+    all_services: list[Service], held: set[str], observed: set[str], maxtime_ms: int, deadline: float | None
+) -> None:
     """Start each held service once its dependencies are up; wait for the observed ones."""
     by_name = {s.name: s for s in all_services}
     svlisten1, svc = tools.find("s6-svlisten1"), tools.find("s6-svc")
-    deadline = time.monotonic() + maxtime_ms / 1000 if maxtime_ms else None
     ready: set[str] = set()
     started: set[str] = set()
     pending: dict[int, str] = {}
-
-    def remaining() -> str:
-        return "0" if deadline is None else str(max(1, int((deadline - time.monotonic()) * 1000)))
 
     def launch_startable() -> None:
         for name in sorted(held - started):
@@ -298,7 +302,8 @@ def _start_in_order(all_services: list[Service], held: set[str], observed: set[s
             os.unlink(f"{service.path}/down")
             up = [svc, "-u", service.path]
             if name in observed:
-                argv = [svlisten1, "-U" if service.notifies else "-u", "-t", remaining(), service.path, *up]
+                flag = "-U" if service.notifies else "-u"
+                argv = [svlisten1, flag, "-t", str(_remaining(deadline)), service.path, *up]
                 pending[procs.spawn(argv, stderr_to_null=True)] = name
             else:
                 _run(up, "s6-svc")

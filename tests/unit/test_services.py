@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ignity import health, services, tools, wrappers
@@ -197,6 +197,7 @@ def test_bad_health_setting_names_the_file(tmp_path: Path, text: str):
         health.settings(str(d), "svc")
 
 
+@settings(deadline=None)  # files on a shared, loaded machine: no per-example time limit
 @given(st.text(alphabet="0123456789 \n-a.", max_size=8))
 def test_health_settings_accept_exactly_positive_integers(text: str):
     import tempfile
