@@ -31,6 +31,7 @@ DEFAULTS = {"health-interval": 10000, "health-retries": 3, "health-timeout": 500
 STATE = ".ignity/health"
 LAST = ".ignity/health-last"
 RESTARTS = ".ignity/health-restarts"
+LAST_MAX = 200  # characters of the last failure's line shown
 
 
 def has_check(path: str) -> bool:
@@ -136,7 +137,9 @@ def read(path: str) -> State | None:
     last = None
     try:
         with open(f"{path}/{LAST}", errors="replace") as f:
-            last = f.read().rstrip("\n") or None
+            last = f.read(LAST_MAX + 1).rstrip("\n") or None
+        if last is not None and len(last) > LAST_MAX:
+            last = last[:LAST_MAX] + "..."  # a check may print anything: the status stays one line
     except OSError:
         pass
     try:

@@ -259,3 +259,11 @@ def test_finish_never_kills_a_pgid_that_is_not_a_group(tmp_path: Path, stubs: Pa
     (d / "finish").write_text(text)
     assert finish(d, "0", "0") == 0
     assert not (d / "killed").exists()
+
+
+def test_a_long_failure_line_is_cut(tmp_path: Path):
+    d = service_dir(tmp_path, "svc", health="#!/bin/sh\n")
+    (d / ".ignity").mkdir()
+    (d / ".ignity/health-last").write_text("x" * 5000 + "\n")
+    h = health.read(str(d))
+    assert h is not None and h.last_failure == "x" * health.LAST_MAX + "..."
