@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from tests.e2e.images import Images
@@ -46,3 +47,21 @@ def test_essential_service_exit_status_is_the_containers(images: Images, run: Ca
     c = run(images.build(tree.root))
     assert c.wait() == 3, c.output
     assert c.lines.count("main up") == 1 and "finalize ran" in c.lines, c.output
+
+
+def test_failing_health_check_restarts_once_visible_in_status(images: Images, run: Callable[..., Attached], tree: Tree):
+    # Checks 1-2 fail (retries 2: one restart), then every check passes.
+    check = (
+        "n=$(cat /tmp/checks 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/checks; "
+        "[ $n -ge 2 ] || { echo no db; exit 1; }"
+    )
+    d = tree.service("svc", "echo svc start; exec sleep 1000", health_interval="50", health_retries="2")
+    (d / "health").write_text(f"#!/bin/sh\n{check}\n")
+    (d / "health").chmod(0o755)
+    c = run(images.build(tree.root))
+    c.wait_for_count("svc start", 2)  # the restart the health loop asked for
+    status = {o["name"]: o for o in json.loads(c.exec("ignity", "status", "--json").stdout)}
+    assert status["svc"]["health_restarts"] == 1 and status["svc"]["deaths"] == 1, status
+    assert status["svc"]["health_last_failure"] == "exit 1: no db", status
+    c.stop()
+    assert c.wait() == 0, c.output
