@@ -24,7 +24,13 @@ tally is shown as "100+" (`deaths_capped` in JSON).
 
 A service is in order when it is not wanted up, or when it is up and, if it
 has a `notification-fd`, ready: the same condition as
-`IGNITY_CMD_WAIT_FOR_SERVICES`. `--wait-ready` waits for it with
+`IGNITY_CMD_WAIT_FOR_SERVICES`. Two cases s6 alone would call in order are
+not: a service Ignity holds down until its dependencies are up (stage 2's
+`.ignity/held`; the NOTE column says what it waits for), and a service that
+should be up (no `down` file, not stopped with `s6-svc -d`) whose finish
+exited 125, which s6 takes as "do not restart" and shows as merely wanted
+down (the finish wrapper records it in `.ignity/failed`, see wrappers.py).
+HEALTH is what the service's health loop last found (health.py). `--wait-ready` waits for it with
 `s6-svwait` (-U or -u), on s6-supervise's events rather than by polling
 (see `wait_in_order`), and ends the moment it holds: a Kubernetes exec
 readiness probe, or a script's "wait until the container is ready".
@@ -42,7 +48,7 @@ import signal
 import sys
 import time
 
-from ignity import log, paths, tools
+from ignity import health, log, paths, tools, wrappers
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every start; only mypy needs it
@@ -70,8 +76,12 @@ class Service:
     __slots__ = (
         "deaths",
         "deaths_capped",
+        "deps",
         "exit_code",
         "exit_signal",
+        "failed",
+        "health",
+        "held",
         "name",
         "normally_up",
         "notifies",
@@ -81,6 +91,7 @@ class Service:
         "ready",
         "seconds",
         "state",
+        "waits_for",
         "wanted_up",
     )
 
@@ -88,7 +99,13 @@ class Service:
         self.name = name
         self.path = path
         self.notifies = os.path.exists(f"{path}/notification-fd")
-        self.normally_up = not os.path.exists(f"{path}/down")
+        # Held: Ignity's start-up keeps it down (a `down` file of its own) until its dependencies are up.
+        self.held = wrappers.held(path)
+        self.normally_up = self.held or not os.path.exists(f"{path}/down")
+        self.failed = False  # should be up, but its finish exited 125 (s6: permanent failure)
+        self.health: health.State | None = None
+        self.deps: list[str] = []
+        self.waits_for: list[str] = []  # dependencies not in order, while this one is not
         self.state = UNSUPERVISED
         self.ready = False  # up and has notified readiness (meaningful only when `notifies`)
         self.pid: int | None = None
@@ -102,8 +119,33 @@ class Service:
 
     @property
     def in_order(self) -> bool:
-        """Not wanted up, or up (and ready, when it can say so)."""
-        return not self.wanted_up or (self.state == UP and (self.ready or not self.notifies))
+        """Not wanted up (nor held for its dependencies, nor failed permanently),
+        or up (and ready, when it can say so)."""
+        if self.failed:
+            return False
+        return not (self.wanted_up or self.held) or (self.state == UP and (self.ready or not self.notifies))
+
+    @property
+    def note(self) -> str | None:
+        """Why it is not in order, or else the last failed health check."""
+        if self.failed:
+            return "failed permanently (its finish exited 125)"
+        if self.waits_for:
+            return "waits for " + ", ".join(self.waits_for)
+        if not self.in_order and self.held:
+            return "held until its dependencies are up"
+        if self.health is not None and self.health.last_failure is not None:
+            return f"last failed check: {self.health.last_failure}"
+        return None
+
+    def health_cell(self) -> str:
+        h = self.health
+        if h is None:
+            return "-"
+        cell = h.state if h.state in ("starting", "healthy") else f"{h.state} {h.failures}"
+        if h.restarts:
+            cell += f" ({h.restarts} restart{'s' if h.restarts > 1 else ''})"
+        return cell
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -119,6 +161,13 @@ class Service:
             "wanted_up": self.wanted_up,
             "normally_up": self.normally_up,
             "paused": self.paused,
+            "failed": self.failed,
+            "waits_for": self.waits_for,
+            "health": self.health.state if self.health else None,
+            "health_failures": self.health.failures if self.health else None,
+            "health_last_failure": self.health.last_failure if self.health else None,
+            "health_restarts": self.health.restarts if self.health else None,
+            "note": self.note,
             "ok": self.in_order,
         }
 
@@ -138,11 +187,13 @@ class Service:
             f"{self.seconds}s" if self.seconds is not None else "-",
             last,
             deaths,
-            "up" if self.wanted_up else "down",
+            "up" if self.wanted_up or self.held else "down",
+            self.health_cell(),
+            self.note or "-",
         ]
 
 
-HEADER = ["NAME", "STATE", "READY", "PID", "FOR", "LAST EXIT", "DEATHS", "WANTED"]
+HEADER = ["NAME", "STATE", "READY", "PID", "FOR", "LAST EXIT", "DEATHS", "WANTED", "HEALTH", "NOTE"]
 
 
 # -- finding the services ---------------------------------------------------
@@ -169,12 +220,16 @@ def check_scandir(scandir: str) -> None:
 
 def discover(scandir: str) -> list[Service]:
     """The services s6-svscan supervises, in name order, each followed by its logger."""
+    from ignity import deps
+
+    graph = deps.read(scandir)
     found = []
     for name in sorted(os.listdir(scandir)):
         path = f"{scandir}/{name}"
         if name.startswith(".") or not os.path.isdir(path):
             continue  # s6-svscan skips these too
         found.append(Service(name, path))
+        found[-1].deps = graph.get(name, [])
         if os.path.isdir(f"{path}/log"):
             found.append(Service(f"{name}/log", f"{path}/log"))
     return found
@@ -336,6 +391,21 @@ def read_all(services: list[Service]) -> None:
         for (service, cap), (code, out) in zip(died, run_all([[svdt, s.path] for s, _ in died])):
             if code == 0:
                 parse_svdt(service, out, cap)
+    _orchestration(services)
+
+
+def _orchestration(services: list[Service]) -> None:
+    """What Ignity's own wrappers recorded: permanent failures, health, what each service waits for."""
+    by_name = {}
+    for service in services:
+        by_name[service.name] = service
+        service.health = health.read(service.path)
+        service.failed = (
+            service.normally_up and service.state in (DOWN, FINISHING) and wrappers.failed_permanently(service.path)
+        )
+    for service in services:
+        if not service.in_order:
+            service.waits_for = [d for d in service.deps if d in by_name and not by_name[d].in_order]
 
 
 # -- waiting ----------------------------------------------------------------
@@ -348,7 +418,8 @@ def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
     services not in order yet (-U for those with notification-fd, -u for
     the others), then reads them all again: a service can have gone down
     meanwhile. A round that s6-svwait ends with a failure (time out, a
-    permanent failure, a supervisor gone) is the last one.
+    permanent failure, a supervisor gone) is the last one, and so is a
+    reading where a service has failed permanently (see `Service.failed`).
 
     The one exception to waiting on events: a service s6-svscan has not
     picked up yet (the first milliseconds of a container) has no supervisor
@@ -360,8 +431,8 @@ def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
         services = discover(scandir)
         read_all(services)
         late = [s for s in services if not s.in_order]
-        if not late:
-            return services
+        if not late or any(s.failed for s in late):
+            return services  # in order, or one never will be: s6 does not restart a permanent failure
         timeout: list[str] = []
         if deadline is not None:
             remaining_ms = int((deadline - time.monotonic()) * 1000)

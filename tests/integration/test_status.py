@@ -28,7 +28,7 @@ supervised() {
 }
 """
 
-COLUMNS = ["NAME", "STATE", "READY", "PID", "FOR", "LAST EXIT", "DEATHS", "WANTED"]
+COLUMNS = ["NAME", "STATE", "READY", "PID", "FOR", "LAST EXIT", "DEATHS", "WANTED", "HEALTH", "NOTE"]
 
 
 def run(boot, script: str) -> Container:
@@ -96,7 +96,8 @@ st --json > /out/j2; echo $? > /out/j2.rc
     assert list(t1) == names
     assert rc(c, "t1.rc") == 1
     assert t1["plain"] | {"FOR": "?"} == {"NAME": "plain", "STATE": "up", "READY": "-", "PID": plain_pid,
-                                          "FOR": "?", "LAST EXIT": "-", "DEATHS": "0", "WANTED": "up"}  # fmt: skip
+                                          "FOR": "?", "LAST EXIT": "-", "DEATHS": "0", "WANTED": "up",
+                                          "HEALTH": "-", "NOTE": "-"}  # fmt: skip
     assert t1["plain"]["FOR"].rstrip("s").isdigit()
     assert (t1["quick"]["STATE"], t1["quick"]["READY"]) == ("up", "yes")
     assert (t1["slow"]["STATE"], t1["slow"]["READY"]) == ("up", "no")
@@ -113,7 +114,9 @@ st --json > /out/j2; echo $? > /out/j2.rc
     assert j1["plain"] | {"seconds": 0} == {
         "name": "plain", "state": "up", "ready": None, "pid": int(plain_pid), "seconds": 0,
         "exit_code": None, "exit_signal": None, "deaths": 0, "deaths_capped": False,
-        "wanted_up": True, "normally_up": True, "paused": False, "ok": True,
+        "wanted_up": True, "normally_up": True, "paused": False, "failed": False, "waits_for": [],
+        "health": None, "health_failures": None, "health_last_failure": None, "health_restarts": None,
+        "note": None, "ok": True,
     }  # fmt: skip
     assert isinstance(j1["plain"]["seconds"], int)
     assert (j1["quick"]["ready"], j1["quick"]["ok"]) == (True, True)
@@ -182,20 +185,23 @@ st --json > /out/j2; echo $? > /out/j2.rc
 """)  # fmt: skip
     t1 = table(read(c, "t1"))
     assert t1["fin"] == {"NAME": "fin", "STATE": "finishing", "READY": "-", "PID": "-", "FOR": t1["fin"]["FOR"],
-                         "LAST EXIT": "exit 4", "DEATHS": "1", "WANTED": "up"}  # fmt: skip
+                         "LAST EXIT": "exit 4", "DEATHS": "1", "WANTED": "up", "HEALTH": "-", "NOTE": "-"}  # fmt: skip
     assert rc(c, "t1.rc") == 1  # wanted up, not up
     j1 = objects(read(c, "j1"))
     assert (j1["fin"]["state"], j1["fin"]["exit_code"], j1["fin"]["deaths"], j1["fin"]["ok"]) == (
         "finishing", 4, 1, False)  # fmt: skip
     assert rc(c, "j1.rc") == 1
 
-    # Finished with 125: down for good, no longer wanted up, so in order again.
+    # Finished with 125: s6 no longer wants it up and will not restart it; it
+    # should be up (no down file, no s6-svc -d), so it is a failure, not "in order".
     t2 = table(read(c, "t2"))
     assert (t2["fin"]["STATE"], t2["fin"]["WANTED"], t2["fin"]["LAST EXIT"]) == ("down", "down", "exit 4")
-    assert rc(c, "t2.rc") == 0
+    assert t2["fin"]["NOTE"] == "failed permanently (its finish exited 125)"
+    assert rc(c, "t2.rc") == 1
     j2 = objects(read(c, "j2"))
-    assert (j2["fin"]["state"], j2["fin"]["wanted_up"], j2["fin"]["ok"]) == ("down", False, True)
-    assert rc(c, "j2.rc") == 0
+    assert (j2["fin"]["state"], j2["fin"]["wanted_up"], j2["fin"]["failed"], j2["fin"]["ok"]) == (
+        "down", False, True, False)  # fmt: skip
+    assert rc(c, "j2.rc") == 1
 
 
 # A bounded poll (hang guard: 10 s) for the moment the command is blocked in s6-svwait.

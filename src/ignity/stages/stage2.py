@@ -48,7 +48,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
             yield_to_stop()
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
-        services.start(found, config.services_gracetime, wait)
+        services.start(found, config.services_gracetime, wait, config.cmd_wait_for_services_maxtime)
         log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
         if cmd:
             _exec_cmd(cmd, merged)

@@ -1,0 +1,226 @@
+"""The run and finish wrappers Ignity writes into a service's run-time copy.
+
+s6-supervise runs `./run` and `./finish` of /run/ignity/services/NAME. For the
+features s6 leaves to the service directory's author (a service whose death
+ends the container, a restart that leaves nothing behind, health checks, a
+permanent failure that stays visible), Ignity moves the author's `run` and
+`finish` into NAME/.ignity/ and writes small /bin/sh wrappers in their place.
+They are sh (dash on Debian, busybox on Alpine), never Python: they run at
+every start and every death of a service, and the health loop runs for the
+life of the service.
+
+`run`:
+  - records its pid in .ignity/pgid: s6-supervise starts `run` as the leader of
+    a new session and process group, so that pid names the group the
+    service's children are in (s6 2.13 also passes it to finish as $4, but
+    2.10 and 2.11, Debian 11 and 12, do not);
+  - starts the health loop (`health.py`) in the background, if any;
+  - then runs the author's run. When that is a shell script (its shebang names
+    sh, bash, dash, ash, ksh or zsh, directly or through with-env or env), the
+    lines above are inserted after its shebang line: no extra program starts,
+    which matters at boot with many services (a wrapper exec costs ~1-2 ms
+    each). Otherwise (execline, a binary, a link) a wrapper execs it.
+
+`finish` (the wrapper), given s6's arguments (exit code or 256, signal, name):
+  - SIGKILLs what is left of the dead service's process group (unless a
+    `keep-children` file opts out), so that a forking daemon restarts
+    cleanly instead of finding its old workers on its port;
+  - runs the author's finish, if any, with the same arguments;
+  - when that finish exits 125 (s6: permanent failure, do not restart) while
+    the service is wanted up, records it in .ignity/failed, for
+    `ignity status` and the CMD wait: s6 itself shows such a service as just
+    "down, want down", like one an operator stopped;
+  - for an `essential` service that died without being asked to stop (s6
+    still wants it up), runs `ignity halt STATUS` (STATUS = its exit code, or
+    128+N for signal N), then `s6-svc -d .` so that s6 does not restart it
+    while the container stops.
+
+Everything is written by the user Ignity runs as (root, normally), in a
+directory of that user's, and only programs found by absolute path are named.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ignity import tools
+from ignity.errors import IgnityError
+
+# The directory inside a service's run-time copy that Ignity owns.
+PRIVATE = ".ignity"
+PGID = f"{PRIVATE}/pgid"
+FAILED = f"{PRIVATE}/failed"
+HELD = f"{PRIVATE}/held"
+SHELL = "/bin/sh"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def ignity_command() -> str:
+    """The `ignity` program the generated scripts call (the one installed beside /init)."""
+    return tools.find("ignity")
+
+
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
+
+
+def prologue(clean: bool, health_fd_close: str | None) -> list[str]:
+    """The shell lines every start runs first. `health_fd_close`: None without a
+    health check, else the redirections that close, for the health loop, what
+    the service alone holds (its notification fd)."""
+    lines = []
+    if clean:
+        lines.append(f"echo $$ > {PGID}")
+    if health_fd_close is not None:
+        lines.append(f"{PRIVATE}/health-loop $$ {health_fd_close} &")
+    return lines
+
+
+def run_script(clean: bool, health_fd_close: str | None) -> str:
+    """The run wrapper, for a `run` that is not a shell script."""
+    lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own run is {PRIVATE}/run."]
+    lines += prologue(clean, health_fd_close)
+    lines.append(f'exec {PRIVATE}/run "$@"')
+    return "\n".join(lines) + "\n"
+
+
+def shell_script(path: str) -> bytes | None:
+    """The content of `path` if it is a regular shell script (see the module's docstring), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None  # a link, or unreadable: wrapped
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        content = f.read(1 << 20)
+        if f.read(1):
+            return None  # over 1 MiB: not a run script to rewrite
+    if not content.startswith(b"#!"):
+        return None
+    words = content.split(b"\n", 1)[0][2:].split()
+    if not any(os.path.basename(w).decode("utf-8", "replace") in SHELLS for w in words):
+        return None
+    return content
+
+
+def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
+    """The finish wrapper (see the module's docstring)."""
+    svstat = _quote(tools.find("s6-svstat"))
+    lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own finish is {PRIVATE}/finish.", "code=0"]
+    if clean:
+        lines += [
+            # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
+            'pgid="${4:-}"',
+            f'[ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}',
+            f': > {PGID}',
+            # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
+            # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
+            'case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac',
+        ]  # fmt: skip
+    if author_finish:
+        lines.append(f'{PRIVATE}/finish "$@"; code=$?')
+    lines.append(f": > {FAILED}")
+    if essential:
+        lines.append(f"want=$({svstat} -o wantedup . 2>/dev/null)")
+    else:
+        lines.append(f'want=; [ "$code" != 125 ] || want=$({svstat} -o wantedup . 2>/dev/null)')
+    lines.append(f'[ "$code" != 125 ] || [ "$want" != true ] || echo 125 > {FAILED}')
+    if essential:
+        lines += [
+            'if [ "$want" = true ]; then',
+            '  if [ "$1" = 256 ]; then status=$((128 + $2)); else status=$1; fi',
+            f'  {_quote(ignity_command())} halt "$status"',
+            # Not restarted while the container stops. Not `exit 125` ("permanent failure"):
+            # its 'O' event would end a start-up wait as if the service were ready.
+            f"  {_quote(tools.find('s6-svc'))} -d .",
+            "fi",
+        ]  # fmt: skip
+    lines.append('exit "$code"')
+    return "\n".join(lines) + "\n"
+
+
+def notification_fd(path: str) -> int | None:
+    """The service's notification-fd number, or None (s6 ignores an invalid file too)."""
+    try:
+        with open(f"{path}/notification-fd") as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def install(path: str, name: str, essential: bool, clean: bool, health_loop: str | None) -> None:
+    """Write the wrappers into the run-time copy at `path` (service `name`).
+
+    `health_loop`: the health loop's script, or None. Called once, by stage 2,
+    before s6-svscan sees the service.
+    """
+    private = f"{path}/{PRIVATE}"
+    try:
+        os.mkdir(private, 0o755)
+    except FileExistsError:
+        raise IgnityError(f"/etc/ignity/services/{name}/{PRIVATE}: a name Ignity reserves for itself") from None
+    script = shell_script(f"{path}/run")
+    if script is None:
+        _move(path, "run")
+    author_finish = os.path.lexists(f"{path}/finish")
+    if author_finish:
+        _move(path, "finish")
+    close = None
+    if health_loop is not None:
+        _write(f"{private}/health-loop", health_loop)
+        fd = notification_fd(path)
+        close = f"{fd}>&-" if fd is not None and fd > 2 else ""
+    if clean:
+        _write(f"{path}/{PGID}", "", 0o644)
+    _write(f"{path}/{FAILED}", "", 0o644)
+    if script is None:
+        _write(f"{path}/run", run_script(clean, close))
+    else:
+        lines = prologue(clean, close)
+        if lines:
+            first, _, rest = script.partition(b"\n")
+            mode = stat.S_IMODE(os.stat(f"{path}/run").st_mode)
+            os.unlink(f"{path}/run")
+            text = first + b"\n" + "".join(f"{line}  # added by Ignity\n" for line in lines).encode() + rest
+            _write_bytes(f"{path}/run", text, mode)
+    _write(f"{path}/finish", finish_script(clean, author_finish, essential))
+
+
+def _move(path: str, name: str) -> None:
+    """Move the author's `name` into PRIVATE; a relative link keeps pointing where it did."""
+    source, target = f"{path}/{name}", f"{path}/{PRIVATE}/{name}"
+    if os.path.islink(source) and not os.readlink(source).startswith("/"):
+        os.symlink(f"../{os.readlink(source)}", target)
+        os.unlink(source)
+    else:
+        os.rename(source, target)
+
+
+def _write(path: str, text: str, mode: int = 0o755) -> None:
+    _write_bytes(path, text.encode(), mode)
+
+
+def _write_bytes(path: str, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def failed_permanently(path: str) -> bool:
+    """Whether the last death of the service at `path` ended in its finish's 125 while wanted up."""
+    try:
+        with open(f"{path}/{FAILED}") as f:
+            return f.read().strip() == "125"
+    except OSError:
+        return False
+
+
+def held(path: str) -> bool:
+    """Whether Ignity still holds the service down until its dependencies are up."""
+    return os.path.exists(f"{path}/{HELD}")
