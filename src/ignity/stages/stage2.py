@@ -160,7 +160,7 @@ NOT_STARTED = 0
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { ifelse { eltest -e STOPPING } { exit 143 } CMD }
+    foreground { ifelse { eltest -e STOPPING } { exit 0 } CMD }
     importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
     redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
 
