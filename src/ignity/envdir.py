@@ -37,6 +37,7 @@ def write(
     directory: str = paths.ENVS,
     empty_dir: str = paths.ENVS_EMPTY,
     group: int | None = None,
+    unset: tuple[bytes, ...] = (),
 ) -> list[bytes]:
     """Write `env` into `directory`; return the names that could not be stored.
 
@@ -44,6 +45,8 @@ def write(
     0700, the writer's own. With `group` (root writing for a mapped user),
     they are root's with that group, 0640 and 0750: the mapped user can read
     them (with-env as that user) and never write them (with-env as root).
+    Each name of `unset` gets an empty file, which s6-envdir reads as "unset":
+    variables of the inherited environment that with-env must not pass on.
     """
     fmode, dmode = (0o640, 0o750) if group is not None else (0o600, 0o700)
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -51,6 +54,7 @@ def write(
     d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     e = os.open(empty_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     skipped: list[bytes] = []
+    env = {**{name: b"" for name in unset if name not in env and storable(name)}, **env}
     try:
         for dfd in (d, e):
             if group is not None:
@@ -60,7 +64,10 @@ def write(
             if not storable(name):
                 skipped.append(name)
                 continue
-            target, data = (d, value) if value else (e, b"\n")
+            if value or name not in unset:
+                target, data = (d, value) if value else (e, b"\n")
+            else:
+                target, data = d, b""  # unset
             try:
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=target)
                 try:

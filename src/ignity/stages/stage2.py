@@ -34,7 +34,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
     try:
         _copy_dirs()
         mapped = owner != (0, 0) and os.geteuid() == 0
-        skipped = envdir.write(merged, group=owner[1] if mapped else None)
+        skipped = envdir.write(merged, group=owner[1] if mapped else None, unset=_inherited_file_variables())
         for name in skipped:
             log.info(PHASE, f"variable {name!r} cannot be stored in {paths.ENVS} and is not passed to with-env")
         failed = _run_init_scripts()
@@ -74,6 +74,17 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         log.error(PHASE, f"internal error, please report: {e!r}")
         stop("init 1")
     os._exit(0)
+
+
+def _inherited_file_variables() -> tuple[bytes, ...]:
+    """FILE__* names of the environment services inherit (s6-svscan's, our parent's):
+    with-env unsets them, so that only the content, as NAME, is passed on."""
+    try:
+        with open(f"/proc/{os.getppid()}/environ", "rb") as f:
+            items = f.read().split(b"\0")
+    except OSError:
+        return ()
+    return tuple(i.partition(b"=")[0] for i in items if i.startswith(b"FILE__"))
 
 
 def _ms(since: float) -> int:
