@@ -71,13 +71,21 @@ def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin")
 
 def _compile(package_parent: str) -> None:
     """Byte-compile Ignity where it is installed: a container that cannot write
-    there (non-root, read-only root) would otherwise compile it at every start."""
-    import compileall
+    there (non-root, read-only root) would otherwise compile it at every start.
 
-    try:
-        compileall.compile_dir(f"{package_parent}/ignity", quiet=1)
-    except OSError:
-        pass
+    py_compile, not compileall: Debian 11's python3-minimal has a compileall
+    that cannot be imported (its pathlib wants ntpath, which is not there).
+    """
+    import py_compile
+
+    for directory, dirs, files in os.walk(f"{package_parent}/ignity"):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                try:
+                    py_compile.compile(os.path.join(directory, name), doraise=True)
+                except (OSError, py_compile.PyCompileError):
+                    pass  # a read-only place: Python compiles in memory at each start, as without this
 
 
 def main(root: str, python: str | None) -> int:
