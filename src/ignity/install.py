@@ -24,13 +24,23 @@ PYTHON_HELPERS = {
 
 
 def with_env_script(root: str = "") -> str:
-    """The with-env program: the merged environment, then the empty values, then PROG."""
+    """The with-env program: the merged environment, then the empty values, then PROG.
+
+    `-L` (no clamp: a value of any length) exists from s6 2.11.1.0 on; with an
+    older s6-envdir (Debian 11: s6 2.10) values are cut at 4095 bytes, a limit
+    of that s6, which the script then says in a comment.
+    """
     execlineb = tools.find("execlineb", root)
     envdir = tools.find("s6-envdir", root)
+    if tools.has_option("s6-envdir", "L", root):
+        flags, note = "-fnL", ""
+    else:
+        flags, note = "-fn", "# This s6-envdir has no -L (s6 < 2.11.1): values longer than 4095 bytes are cut.\n"
     return (
         f"#!{execlineb} -S0\n"
         "# Ignity: run PROG with the container's merged environment (written at start-up).\n"
-        f"{envdir} -I -fnL {paths.ENVS}\n"
+        f"{note}"
+        f"{envdir} -I {flags} {paths.ENVS}\n"
         f"{envdir} -I {paths.ENVS_EMPTY}\n"
         "$@\n"
     )

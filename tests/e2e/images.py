@@ -83,6 +83,32 @@ def make(target: str) -> Path:
     return path
 
 
+def packages(base: Base) -> dict[str, str]:
+    """Package -> version, as the base's rootfs has them installed (its dpkg status file)."""
+    found: dict[str, str] = {}
+    for stanza in (rootfs(base) / "var/lib/dpkg/status").read_text().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
+        if "install ok installed" in fields.get("Status", ""):
+            found[fields["Package"]] = fields.get("Version", "")
+    return found
+
+
+def upstream(version: str) -> str:
+    """A Debian version's upstream part: 2.11.3.2-1 -> 2.11.3.2, 3.11.2-6+deb12u8 -> 3.11.2."""
+    return version.split(":")[-1].rsplit("-", 1)[0]
+
+
+def s6_version(base: Base) -> tuple[int, ...]:
+    return tuple(int(x) for x in upstream(packages(base)["s6"]).split("."))
+
+
+def python_version(base: Base) -> str:
+    """The base's Python (from its python3.X-minimal package): 3.9.2, 3.11.2, 3.13.5."""
+    found = [upstream(v) for name, v in packages(base).items() if re.fullmatch(r"python3\.\d+-minimal", name)]
+    assert len(found) == 1, f"{base.id}: python3.X-minimal packages: {found}"
+    return found[0]
+
+
 def base_image(engine: Engine, base: Base = DEFAULT_BASE) -> str:
     """The rootfs as an image of `engine`, imported once per rootfs (a few seconds); older
     imports of the same rootfs removed."""
