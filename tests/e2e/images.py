@@ -35,7 +35,7 @@ class Base:
     """A Debian base the suite builds images on: a suite and a package set (scripts/rootfs)."""
 
     suite: str  # bullseye, bookworm, trixie
-    variant: str = "full"  # full: python3; minimal: python3-minimal only
+    variant: str = "full"  # full: python3; minimal: python3-minimal only; pip: python3 and python3-pip
 
     @property
     def debian(self) -> int:
@@ -54,7 +54,7 @@ class Base:
 
 
 DEFAULT_BASE = Base("bookworm")
-BASES = {b.id: b for b in (Base(s, v) for v in ("full", "minimal") for s in ("bullseye", "bookworm", "trixie"))}
+BASES = {b.id: b for b in (Base(s, v) for v in ("full", "minimal", "pip") for s in ("bullseye", "bookworm", "trixie"))}
 
 
 def rootfs(base: Base = DEFAULT_BASE) -> Path:
@@ -182,14 +182,16 @@ class Images:
         return self._pip_base
 
     def wheel(self, wheel: Path, etc_ignity: Path) -> str:
-        """examples/Dockerfile.wheel on the base with pip (pip_base)."""
+        """examples/Dockerfile.wheel: on a `pip` base with Debian's own python3-pip, else on the
+        base with the venv's pip (pip_base)."""
         rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=self.workdir))
         shutil.copytree(etc_ignity, rootfs / "etc" / "ignity", symlinks=True)
         ctx = self.context(rootfs)
         shutil.copy2(wheel, ctx / "dist" / wheel.name)
         tag = self.engine.unique("localhost/ignity-e2e-wheel")
         self.built.append(tag)
-        return self.engine.build(tag, REPO / "examples" / "Dockerfile.wheel", ctx, {"BASE": self.pip_base()})
+        base = self.base if self.kind.variant == "pip" else self.pip_base()
+        return self.engine.build(tag, REPO / "examples" / "Dockerfile.wheel", ctx, {"BASE": base})
 
     def example(self) -> str:
         """examples/Containerfile, tagged as examples/kubernetes.yaml and compose.yaml expect it."""

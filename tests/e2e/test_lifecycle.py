@@ -100,3 +100,16 @@ def test_cmd_exit_status_is_the_container_exit_status(
 ):
     c = run(status_image, *cmd)
     assert c.wait() == status, c.output
+
+
+@pytest.mark.parametrize(
+    ("cmd", "status"),
+    [(["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -USR1 $$"], 128 + 10), (["no-such-command"], 127)],
+    ids=["exit-3", "sigusr1", "not-found"],
+)
+def test_cmd_exit_status_under_the_engines_init(
+    status_image: str, run: Callable[..., Attached], cmd: list[str], status: int
+):
+    """`--init`: tini (Docker) or catatonit (Podman) is PID 1 and Ignity its child (issue #12)."""
+    c = run(status_image, *cmd, options=["--init"])
+    assert c.wait() == status, c.output

@@ -98,3 +98,17 @@ def test_kill_sigkill_leaves_nothing_behind(images: Images, run: Callable[..., A
             f"left behind: {host_processes_with(marker)} {host_processes_with(cid)} {host_mounts_with(root)}"
         )
         time.sleep(0.05)
+
+
+def test_stop_under_the_engines_init_takes_the_services_stop_time(
+    images: Images, run: Callable[..., Attached], tree: Tree
+):
+    """`--init`: the engine's init is PID 1, gets the SIGTERM and passes it to Ignity (issue #12)."""
+    _services_that_take_half_a_second_to_stop(tree)
+    c = run(images.build(tree.root), options=["--init"])
+    for name in ("quick", "slow", "other"):
+        c.wait_for(f"{name} up")
+    took = c.stop(grace=10)
+    assert c.wait() == 0, c.output
+    assert "slow stopped" in c.lines and "finalize ran" in c.lines, c.output
+    assert 0.5 <= took < STOP_BOUND_S, f"{c.engine.name} stop --init took {took:.2f} s"
