@@ -70,6 +70,7 @@ def table() -> str:
         "test_with_env_passes_every_value_exactly": "with-env",
         "test_ignity_check_on_a_good_and_a_bad_tree": "check",
         "test_seed_archive_is_where_the_bases_python_finds_it": "seed archive",
+        "test_stop_takes_the_services_stop_time": "stop",
         "test_image_from_the_wheel_runs_the_lifecycle": "wheel",
     }
 

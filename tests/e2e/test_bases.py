@@ -139,3 +139,20 @@ def test_image_from_the_wheel_runs_the_lifecycle(images: Images, run: Callable[.
     assert c.wait() == 5, c.output
     for expected in ("init: ignity is /usr/local/bin/ignity", "svc up", "cmd ran", "finalize ran"):
         assert expected in c.lines, c.output
+
+
+def test_stop_takes_the_services_stop_time(base: Base, images: Images, run: Callable[..., Attached], tree: Tree):
+    """`ENGINE stop`: every s6 of the matrix stops the services at once (s6 before 2.12 had a
+    forced 1 s wait in s6-svscan's shutdown, which Ignity's stop does not go through)."""
+    tree.service("quick", 'echo "quick up"; exec sleep 1000')
+    tree.service("slow", "trap 'echo slow stopping; sleep 0.5; echo slow stopped; exit 0' TERM\n"
+                 'echo "slow up"; sleep 1000 & wait')  # fmt: skip
+    tree.finalize("10-bye", "echo finalize ran")
+    c = run(images.build(tree.root))
+    c.wait_for("quick up")
+    c.wait_for("slow up")
+    took = c.stop(grace=10)
+    assert c.wait() == 0, c.output
+    assert "slow stopped" in c.lines and "finalize ran" in c.lines, c.output
+    print(f"{c.engine.name} stop on {base.id}: {took:.2f} s")
+    assert 0.5 <= took < 3.0, f"stop took {took:.2f} s"
