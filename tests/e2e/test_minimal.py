@@ -262,6 +262,19 @@ def test_a_misspelt_setting_is_warned_of_without_difflib(
     assert not bad, f"Ignity imports on {base.id} what its python3-minimal lacks: {bad}"
 
 
+@pytest.mark.bases(*MINIMAL)
+@pytest.mark.xfail(strict=True, reason="check.py imports difflib, which python3-minimal lacks: the check owner's fix")
+def test_a_misspelt_setting_on_python3_minimal_is_a_warning_not_a_crash(
+    images: Images, run: Callable[..., Attached], tree: Tree
+):
+    """Found by the matrix: today the container does not start (`internal error, please
+    report: ModuleNotFoundError("No module named 'difflib'")`, exit 1)."""
+    tree.env("10-typo", "IGNITY_SERVICES_GRACETIM=100\n")
+    c = run(images.build(tree.root), "echo", "cmd ran")
+    assert c.wait() == 0, c.output
+    assert "cmd ran" in c.lines and any("IGNITY_SERVICES_GRACETIM" in line for line in c.lines), c.output
+
+
 def test_the_probe_sees_a_module_python3_minimal_lacks():
     """The check above can fail: json, shutil and difflib are outside python3-minimal."""
     if os.geteuid() != 0:
@@ -270,3 +283,54 @@ def test_the_probe_sees_a_module_python3_minimal_lacks():
     assert _missing_in_minimal(BASES["debian13"], {"json", "shutil", "tempfile"}) == {"shutil", "tempfile"}
     lines = [f"{MARK}shutil ignity.runtime", f"{MARK}gettext argparse", f"{MARK}os ignity.stages.stage1"]
     assert _violations(BASES["debian12"], lines) == ["shutil (by ignity.runtime)"]
+
+
+# -- every import in src/ignity, lazy ones included ---------------------------
+
+# Imports of modules python3-minimal lacks that src/ignity has today, in files this
+# branch does not own (the lead's and the check owner's): each is on a rare path
+# (a misspelt name, a leftover /run/ignity, a full disk). Remove a line when it is fixed;
+# a new one makes the test below fail.
+KNOWN_OUTSIDE_MINIMAL = {
+    ("difflib", "ignity/check.py"),  # close-name suggestions for a misspelt setting or entry
+    ("shutil", "ignity/runtime.py"),  # rmtree of what a previous run left in /run/ignity
+    ("shutil", "ignity/stages/stage2.py"),  # rmtree of the envdir on ENOSPC
+}
+
+
+def _static_imports() -> set[tuple[str, str]]:
+    """(module, file) for every import statement in src/ignity, inside functions too."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    found = set()
+    for path in sorted((src / "ignity").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] not in ("ignity", "__future__"):
+                    found.add((name, str(path.relative_to(src))))
+    return found
+
+
+def test_every_import_in_src_is_in_python3_minimal_on_every_release():
+    """Static, so that the paths no test reaches (ENOSPC, leftovers) are covered too."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (chroot into the cached rootfs)")
+    imports = _static_imports()
+    assert ("argparse", "ignity/cli.py") in imports, sorted(imports)  # the scan sees imports at all
+    outside = set()
+    for full in FULL:
+        missing = _missing_in_minimal(BASES[full], {name for name, _ in imports})
+        outside |= {(name, where) for name, where in imports if name in missing}
+    assert outside <= KNOWN_OUTSIDE_MINIMAL, (
+        f"new imports outside python3-minimal: {sorted(outside - KNOWN_OUTSIDE_MINIMAL)}"
+    )
+    assert outside == KNOWN_OUTSIDE_MINIMAL, (
+        f"fixed, remove from KNOWN_OUTSIDE_MINIMAL: {sorted(KNOWN_OUTSIDE_MINIMAL - outside)}"
+    )

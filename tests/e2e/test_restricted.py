@@ -136,3 +136,17 @@ def test_perms_are_fixed_on_a_mounted_volume_without_following_links(
         assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1000, 1000, mode), f"{path}: {st}"
     link = (hostdir / "shadow-link").lstat()
     assert (link.st_uid, link.st_gid) == (0, 0), "a link itself is left alone"
+
+
+@pytest.mark.xfail(strict=True, reason="stage1/perms: EROFS from a perms rule is an 'internal error' (lead's code)")
+def test_perms_rule_on_a_read_only_root_is_not_an_internal_error(
+    engine: Engine, images: Images, run: Callable[..., Attached], tree: Tree
+):
+    """Found by the matrix: a perms rule whose path is on the read-only root (not prepared
+    with preboot) stops start-up with `internal error, please report: OSError(30, ...)`."""
+    tree.service("svc", "exec sleep 1000")
+    tree.root.joinpath("perms", "10-data").write_text("/srv/data 1000:1000 0640 0750\n")
+    image = images.build(tree.root, ["RUN mkdir -p /srv/data && echo x >/srv/data/file && chmod 0600 /srv/data/file"])
+    c = run(image, "echo", "cmd ran", options=["--read-only", *engine.tmpfs_run_ignity()])
+    c.wait()
+    assert not any("internal error" in line for line in c.lines), c.output
