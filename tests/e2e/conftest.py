@@ -38,6 +38,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "bases(*ids): run the test once per base image (debian11, debian12-minimal, ...)"
     )
+    config.addinivalue_line("markers", "docker_only: a test of Docker alone (left out by scripts/test --fast)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """scripts/test --fast: no test of Docker alone (no dockerd to start)."""
+    if os.environ.get("IGNITY_E2E_FAST") != "1":
+        return
+    left_out = [item for item in items if item.get_closest_marker("docker_only")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("docker_only")]
 
 
 def _fast(values: list[str], preferred: str) -> list[str]:
