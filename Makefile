@@ -17,7 +17,7 @@ WHEEL   := dist/ignity-$(VERSION)-py3-none-any.whl
 SDIST   := dist/ignity-$(VERSION).tar.gz
 EPOCH   := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
-.PHONY: package seed wheel sdist test e2e clean
+.PHONY: package seed wheel sdist test test-fast e2e footprint clean
 .DELETE_ON_ERROR:
 
 package: $(WHEEL) $(SDIST) $(SEED)
@@ -49,8 +49,16 @@ $(PYTHON):
 test:
 	scripts/test
 
+# The same with the e2e matrix cut to one cell per test (Podman, Debian 12): for development.
+test-fast:
+	scripts/test --fast
+
 e2e:
 	scripts/setup && .venv/bin/pytest tests/e2e
+
+# bench/footprint.py: what Ignity adds to a Debian slim image, against s6-overlay and tini.
+footprint:
+	scripts/setup --no-engines && .venv/bin/python bench/footprint.py
 
 clean:
 	rm -rf build dist

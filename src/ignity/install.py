@@ -24,13 +24,23 @@ PYTHON_HELPERS = {
 
 
 def with_env_script(root: str = "") -> str:
-    """The with-env program: the merged environment, then the empty values, then PROG."""
+    """The with-env program: the merged environment, then the empty values, then PROG.
+
+    `-L` (no clamp: a value of any length) exists from s6 2.11.1.0 on; with an
+    older s6-envdir (Debian 11: s6 2.10) values are cut at 4095 bytes, a limit
+    of that s6, which the script then says in a comment.
+    """
     execlineb = tools.find("execlineb", root)
     envdir = tools.find("s6-envdir", root)
+    if tools.has_option("s6-envdir", "L", root):
+        flags, note = "-fnL", ""
+    else:
+        flags, note = "-fn", "# This s6-envdir has no -L (s6 < 2.11.1): values longer than 4095 bytes are cut.\n"
     return (
         f"#!{execlineb} -S0\n"
         "# Ignity: run PROG with the container's merged environment (written at start-up).\n"
-        f"{envdir} -I -fnL {paths.ENVS}\n"
+        f"{note}"
+        f"{envdir} -I {flags} {paths.ENVS}\n"
         f"{envdir} -I {paths.ENVS_EMPTY}\n"
         "$@\n"
     )
@@ -72,13 +82,21 @@ def install(root: str = "", python: str | None = None, bindir: str = "/usr/bin")
 
 def _compile(package_parent: str) -> None:
     """Byte-compile Ignity where it is installed: a container that cannot write
-    there (non-root, read-only root) would otherwise compile it at every start."""
-    import compileall
+    there (non-root, read-only root) would otherwise compile it at every start.
 
-    try:
-        compileall.compile_dir(f"{package_parent}/ignity", quiet=1)
-    except OSError:
-        pass
+    py_compile, not compileall: Debian 11's python3-minimal has a compileall
+    that cannot be imported (its pathlib wants ntpath, which is not there).
+    """
+    import py_compile
+
+    for directory, dirs, files in os.walk(f"{package_parent}/ignity"):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                try:
+                    py_compile.compile(os.path.join(directory, name), doraise=True)
+                except (OSError, py_compile.PyCompileError):
+                    pass  # a read-only place: Python compiles in memory at each start, as without this
 
 
 def main(root: str, python: str | None) -> int:

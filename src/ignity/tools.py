@@ -65,6 +65,23 @@ def find(name: str, root: str = "") -> str:
     raise IgnityError(f"{name} not found{hint}")
 
 
+def has_option(name: str, option: str, root: str = "") -> bool:
+    """Whether the program `name` (under `root`) takes `-OPTION`, read from the usage line
+    compiled into it (skarnet programs print `USAGE "prog [ -a ] [ -b ] ..."`).
+
+    Read, not run: `ignity install --root DIR` must not execute the image's
+    programs. The options Ignity asks about came in with a known version
+    (s6-envdir -L: s6 2.11.1.0); older ones lack both the option and its
+    mention, newer ones keep both.
+    """
+    marker = f"[ -{option} ]".encode()
+    try:
+        with open(root + find(name, root), "rb") as f:
+            return marker in f.read(4 << 20)
+    except OSError:
+        return False
+
+
 def _is_debian_wrapper(path: str) -> bool:
     """Debian's /usr/bin/execlineb is a shell wrapper that costs three execs a script."""
     try:

@@ -1,10 +1,13 @@
-"""Rootful Podman for the e2e suite, configured by scripts/podman.
+"""The engines of the e2e suite: rootful Podman (configured by scripts/podman) here,
+Docker (tests/e2e/docker.py) on the same `Engine` interface.
 
-Everything goes through the `podman` command line, as a user would type it:
+Everything goes through the engine's command line, as a user would type it:
 the point of the suite is Ignity in a real engine, so nothing reaches around
-the engine. Containers run attached (`podman run` in the foreground, output
-streamed), so a test waits for what the container prints (an event) and gets
-its exit status the way a user does: as podman's own exit status.
+the engine. Containers run attached (`podman run`/`docker run` in the
+foreground, output streamed), so a test waits for what the container prints
+(an event) and gets its exit status the way a user does: as the command's own
+exit status. The names this module had when it was Podman's alone (Podman,
+Attached, PodmanError, RUN_DEFAULTS) stay, for the tests that use them.
 """
 
 from __future__ import annotations
@@ -27,15 +30,136 @@ RUN_DEFAULTS = ("--network", "none", "--pull", "never", "--label", "ignity-e2e=1
 
 
 class PodmanError(AssertionError):
-    """A podman command failed; the message carries its output."""
+    """An engine command failed; the message carries its output."""
 
 
-class Podman:
-    """The podman command with our containers.conf and storage.conf."""
+EngineError = PodmanError
+
+
+class Engine:
+    """An engine's command line (`binary`), with the environment that selects our set-up.
+
+    Subclasses say where the engines differ; everything else is the same
+    command line on both (run, exec, stop, kill, inspect, logs, build, rmi).
+    """
+
+    name = "engine"
+    binary = "false"
+    run_defaults: tuple[str, ...] = ()
+    compose_command: tuple[str, ...] = ()
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
         self._serial = 0
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    # -- where the engines differ (overridden) ------------------------------
+    def tmpfs_run_ignity(self, user: str | None = None) -> list[str]:
+        """The README's `--tmpfs /run/ignity` option for this engine, as root or as `user` (UID:GID)."""
+        raise NotImplementedError
+
+    def exists(self, kind: str, name: str) -> bool:
+        raise NotImplementedError
+
+    def build(
+        self,
+        tag: str,
+        containerfile: Path,
+        context: Path,
+        build_args: Mapping[str, str] | None = None,
+        volumes: Iterable[str] = (),
+    ) -> str:
+        raise NotImplementedError
+
+    def import_rootfs(self, root: Path, tag: str) -> None:
+        """`IMPORT - TAG` of the rootfs directory as a tar stream (the marker files left out)."""
+        tar = subprocess.Popen(
+            [
+                "tar",
+                "-C",
+                str(root),
+                "--exclude=./.ignity-complete",
+                "--exclude=./.ignity-build-seconds",
+                "-cf",
+                "-",
+                ".",
+            ],
+            stdout=subprocess.PIPE,
+        )
+        imported = subprocess.run(
+            [self.binary, "import", "-", tag], stdin=tar.stdout, env=self.env, capture_output=True, text=True
+        )
+        assert tar.stdout is not None
+        tar.stdout.close()
+        if tar.wait() != 0 or imported.returncode != 0:
+            raise PodmanError(f"importing {root} as {tag} failed:\n{imported.stdout}{imported.stderr}")
+
+    def image_tags(self, repository: str) -> list[str]:
+        """REPOSITORY:TAG of every image of `repository`."""
+        return self("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.split()
+
+    def remove_container(self, name: str) -> None:
+        self("rm", "-f", name, check=False)
+
+    def version(self) -> str:
+        return self("version", "--format", "{{.Server.Version}}").stdout.strip()
+
+    # -- the same on both ---------------------------------------------------
+
+    def unique(self, prefix: str) -> str:
+        """A name no other container or image of this or another session has."""
+        self._serial += 1
+        return f"{prefix}-{os.getpid()}-{self._serial}"
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            done = subprocess.run(
+                [self.binary, *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
+            )
+        except subprocess.TimeoutExpired as e:
+            raise PodmanError(f"{self.name} {' '.join(args)}: still running after {timeout} s") from e
+        if check and done.returncode != 0:
+            raise PodmanError(f"{self.name} {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done
+
+    def start(
+        self,
+        image: str,
+        cmd: Sequence[str] = (),
+        options: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        tty: bool = False,
+    ) -> Attached:
+        """`run --rm` in the foreground: the container's output is followed as it comes."""
+        name = name or self.unique("ignity-e2e")
+        argv = [self.binary, "run", "--rm", "--name", name, *self.run_defaults, *options, image, *cmd]
+        return Attached(self, name, argv, tty=tty)
+
+    def follow_logs(self, container: str) -> Attached:
+        """`logs -f`: the output of a container this suite did not start in the foreground."""
+        return Attached(self, container, [self.binary, "logs", "-f", container], tty=False)
+
+    def compose(self, file: Path, project: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The engine's Compose (podman-compose, docker-compose) on `file` as project `project`."""
+        argv = [*self.compose_command, "-f", str(file), "-p", project, *args]
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=180)
+        if check and done.returncode != 0:
+            raise PodmanError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done
+
+
+class Podman(Engine):
+    """The podman command with our containers.conf and storage.conf."""
+
+    name = "podman"
+    binary = "podman"
+    run_defaults = RUN_DEFAULTS
+    compose_command = ("podman-compose",)
 
     @classmethod
     def configure(cls) -> Podman:
@@ -59,24 +183,6 @@ class Podman:
         if runtime != "runc":  # our containers.conf was not read: crun fails on these hosts
             raise PodmanError(f"podman uses the OCI runtime {runtime!r}, not runc: is CONTAINERS_CONF ignored?")
         return podman
-
-    def unique(self, prefix: str) -> str:
-        """A name no other container or image of this or another session has."""
-        self._serial += 1
-        return f"{prefix}-{os.getpid()}-{self._serial}"
-
-    def __call__(
-        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        try:
-            done = subprocess.run(
-                ["podman", *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
-            )
-        except subprocess.TimeoutExpired as e:
-            raise PodmanError(f"podman {' '.join(args)}: still running after {timeout} s") from e
-        if check and done.returncode != 0:
-            raise PodmanError(f"podman {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
-        return done
 
     def exists(self, kind: str, name: str) -> bool:
         """`podman KIND exists NAME`: 0 yes, 1 no, anything else is an error."""
@@ -102,42 +208,36 @@ class Podman:
         self(*args, str(context), timeout=300)
         return tag
 
-    def start(
-        self,
-        image: str,
-        cmd: Sequence[str] = (),
-        options: Sequence[str] = (),
-        *,
-        name: str | None = None,
-        tty: bool = False,
-    ) -> Attached:
-        """`podman run --rm` in the foreground: the container's output is followed as it comes."""
-        name = name or self.unique("ignity-e2e")
-        argv = ["podman", "run", "--rm", "--name", name, *RUN_DEFAULTS, *options, image, *cmd]
-        return Attached(self, name, argv, tty=tty)
+    def tmpfs_run_ignity(self, user: str | None = None) -> list[str]:
+        """`U`: the tmpfs belongs to the container's user (Podman refuses uid=)."""
+        return ["--tmpfs", "/run/ignity:rw,U"]
 
-    def follow_logs(self, container: str) -> Attached:
-        """`podman logs -f`: the output of a container this suite did not start in the foreground."""
-        return Attached(self, container, ["podman", "logs", "-f", container], tty=False)
+    def remove_container(self, name: str) -> None:
+        self("rm", "-f", "-t", "0", name, check=False)
+
+    def version(self) -> str:
+        return self("version", "--format", "{{.Client.Version}}").stdout.strip()
 
 
 class Attached(Foreground):
-    """A podman process in the foreground, its output (stdout and stderr together) collected line by line.
+    """An engine's process in the foreground (`run`, `logs -f`), its output (stdout and
+    stderr together) collected line by line.
 
     With tty=True the process gets a pseudo-terminal as stdin, stdout and
-    stderr, as `podman run -it` gets a user's terminal; write() types into it.
+    stderr, as `run -it` gets a user's terminal; write() types into it.
     """
 
-    def __init__(self, podman: Podman, name: str, argv: Sequence[str], *, tty: bool) -> None:
-        self.podman = podman
+    def __init__(self, engine: Engine, name: str, argv: Sequence[str], *, tty: bool) -> None:
+        self.engine = engine
+        self.podman = engine  # the name of before Docker, kept for the tests that use it
         self.name = name
-        super().__init__(argv, podman.env, tty=tty)
+        super().__init__(argv, engine.env, tty=tty)
 
     def wait_for(self, text: str, timeout: float = 30) -> float:
         return super().wait_for(text, timeout)
 
     def wait(self, timeout: float = 60) -> int:
-        """The process's exit status: for `podman run`, the container's (hang guard: `timeout`)."""
+        """The process's exit status: for `run`, the container's (hang guard: `timeout`)."""
         code = self.exited(timeout)
         if code is None:
             self.proc.kill()
@@ -147,24 +247,24 @@ class Attached(Foreground):
 
     # -- what a user does to a running container ----------------------------
     def exec(self, *cmd: str, options: Sequence[str] = (), check: bool = False) -> subprocess.CompletedProcess[str]:
-        return self.podman("exec", *options, self.name, *cmd, check=check)
+        return self.engine("exec", *options, self.name, *cmd, check=check)
 
     def stop(self, grace: int = 10) -> float:
-        """`podman stop -t GRACE`: SIGTERM, SIGKILL past GRACE s. Returns how long the command took."""
+        """`stop -t GRACE`: SIGTERM, SIGKILL past GRACE s. Returns how long the command took."""
         start = time.monotonic()
-        self.podman("stop", "-t", str(grace), self.name, timeout=grace + 30)
+        self.engine("stop", "-t", str(grace), self.name, timeout=grace + 30)
         return time.monotonic() - start
 
     def kill(self, signal: str) -> None:
-        self.podman("kill", "-s", signal, self.name)
+        self.engine("kill", "-s", signal, self.name)
 
     def container_id(self) -> str:
-        return self.podman("inspect", "--format", "{{.Id}}", self.name).stdout.strip()
+        return self.engine("inspect", "--format", "{{.Id}}", self.name).stdout.strip()
 
     def cleanup(self) -> None:
-        """Remove the container if the test left it running, and end the podman process."""
+        """Remove the container if the test left it running, and end the engine's process."""
         if self.proc.poll() is None:
-            self.podman("rm", "-f", "-t", "0", self.name, check=False)
+            self.engine.remove_container(self.name)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

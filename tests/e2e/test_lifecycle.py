@@ -1,4 +1,4 @@
-"""SPEC.md's lifecycle under Podman: envs, init, services, CMD, finalize, exit status."""
+"""SPEC.md's lifecycle under Podman and Docker: envs, init, services, CMD, finalize, exit status."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tests.tree import Tree
 WITH_ENV = "#!/usr/bin/with-env sh"
 SCAN = "/run/ignity/services-state"
 
+pytestmark = pytest.mark.engines("podman", "docker")
+
 
 def test_envs_init_services_cmd_finalize_in_order(images: Images, run: Callable[..., Attached], tree: Tree):
     tree.env("10-base", "A=from-10\nB=from-10\nC=from-10\nIGNITY_CMD_WAIT_FOR_SERVICES=1\n")
@@ -25,21 +27,21 @@ def test_envs_init_services_cmd_finalize_in_order(images: Images, run: Callable[
         "svc", 'sleep 0.3; echo "service ready B=$B"; echo >&3; exec sleep 1000', shebang=WITH_ENV, notification_fd="3"
     )
     tree.finalize("10-bye", 'echo "finalize C=$C"', shebang=WITH_ENV)
-    c = run(images.build(tree.root), "sh", "-c", 'echo "cmd A=$A B=$B C=$C"; exit 3', options=["-e", "C=from-podman"])
+    c = run(images.build(tree.root), "sh", "-c", 'echo "cmd A=$A B=$B C=$C"; exit 3', options=["-e", "C=from-engine"])
     assert c.wait() == 3, c.output
     expected = [
         "init 10",
-        "init 20 A=from-10 B=from-20 C=from-podman",
+        "init 20 A=from-10 B=from-20 C=from-engine",
         "service ready B=from-20",
-        "cmd A=from-10 B=from-20 C=from-podman",
-        "finalize C=from-podman",
+        "cmd A=from-10 B=from-20 C=from-engine",
+        "finalize C=from-engine",
     ]
     lines = c.lines
     assert all(line in lines for line in expected), c.output
     assert [lines.index(line) for line in expected] == sorted(lines.index(line) for line in expected), c.output
 
 
-def test_down_service_is_started_later_with_podman_exec(images: Images, run: Callable[..., Attached], tree: Tree):
+def test_down_service_is_started_later_with_exec(images: Images, run: Callable[..., Attached], tree: Tree):
     tree.service("always", 'echo "always up"; exec sleep 1000')
     tree.service("lazy", 'echo "lazy up as $(id -u)"; exec sleep 1000', down="")
     tree.finalize("10-bye", "echo finalize ran")
@@ -97,4 +99,17 @@ def test_cmd_exit_status_is_the_container_exit_status(
     status_image: str, run: Callable[..., Attached], cmd: list[str], status: int
 ):
     c = run(status_image, *cmd)
+    assert c.wait() == status, c.output
+
+
+@pytest.mark.parametrize(
+    ("cmd", "status"),
+    [(["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -USR1 $$"], 128 + 10), (["no-such-command"], 127)],
+    ids=["exit-3", "sigusr1", "not-found"],
+)
+def test_cmd_exit_status_under_the_engines_init(
+    status_image: str, run: Callable[..., Attached], cmd: list[str], status: int
+):
+    """`--init`: tini (Docker) or catatonit (Podman) is PID 1 and Ignity its child (issue #12)."""
+    c = run(status_image, *cmd, options=["--init"])
     assert c.wait() == status, c.output

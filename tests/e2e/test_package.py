@@ -14,6 +14,8 @@ from tests.e2e.images import Images, make, version
 from tests.e2e.podman import REPO, Attached
 from tests.tree import Tree
 
+pytestmark = pytest.mark.engines("podman", "docker")
+
 SEED_PREFIX = "usr/lib/python3/dist-packages/"
 
 

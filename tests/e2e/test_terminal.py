@@ -1,12 +1,16 @@
-"""An interactive CMD under `podman run -it`, driven through a pseudo-terminal as a user's terminal would."""
+"""An interactive CMD under `run -it` (Podman and Docker), driven through a pseudo-terminal as a terminal would."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.e2e.images import Images
 from tests.e2e.podman import Attached
 from tests.tree import Tree
+
+pytestmark = pytest.mark.engines("podman", "docker")
 
 
 def test_interactive_cmd_reads_the_terminal_and_ctrl_c_gives_130(

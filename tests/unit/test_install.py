@@ -22,11 +22,25 @@ def _install(root: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def _fake(root: Path, names: list[str], directory: str) -> None:
+# The usage line s6-envdir carries from s6 2.11.1.0 on (with -L), and the one before.
+ENVDIR_USAGE = {
+    "new": "s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullchar ] dir prog...",
+    "old": "s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -c nullchar ] dir prog...",
+}
+
+
+def _fake(root: Path, names: list[str], directory: str, envdir: str = "new") -> None:
     d = root / directory.lstrip("/")
     d.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (d / name).write_text("#fake\n" if name != "execlineb" else "\x7fELF")
+        text = (
+            "\x7fELF"
+            if name == "execlineb"
+            else f"#fake\n{ENVDIR_USAGE[envdir]}\n"
+            if name == "s6-envdir"
+            else "#fake\n"
+        )
+        (d / name).write_text(text)
         (d / name).chmod(0o755)
 
 
@@ -98,3 +112,15 @@ def test_install_refuses_an_interpreter_the_image_lacks(tmp_path: Path) -> None:
     done = _install(tmp_path)
     assert done.returncode == 1
     assert "not found in" in done.stderr and "--python" in done.stderr
+
+
+def test_with_env_does_without_L_on_an_s6_envdir_that_lacks_it(tmp_path: Path) -> None:
+    """s6 2.10 (Debian 11): no -L, so no unlimited values; read from the program's usage line."""
+    _fake(tmp_path, S6, "/usr/bin", envdir="old")
+    _fake(tmp_path, EXECLINE, "/usr/lib/execline/bin")
+    _python_in(tmp_path)
+    done = _install(tmp_path)
+    assert done.returncode == 0, done.stderr
+    with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
+    assert "/usr/bin/s6-envdir -I -fn /run/ignity/envs" in with_env
+    assert any(line.startswith("# This s6-envdir has no -L") for line in with_env)
