@@ -248,10 +248,6 @@ def test_boot_stop_and_helpers_import_only_what_python3_minimal_has(
 
 
 @pytest.mark.bases(*FULL)
-@pytest.mark.xfail(
-    strict=True,
-    reason="check.py imports difflib (not in python3-minimal) to suggest a close name: the check owner's fix",
-)
 def test_a_misspelt_setting_is_warned_of_without_difflib(
     base: Base, images: Images, run: Callable[..., Attached], tree: Tree
 ):
@@ -263,11 +259,10 @@ def test_a_misspelt_setting_is_warned_of_without_difflib(
 
 
 @pytest.mark.bases(*MINIMAL)
-@pytest.mark.xfail(strict=True, reason="check.py imports difflib, which python3-minimal lacks: the check owner's fix")
 def test_a_misspelt_setting_on_python3_minimal_is_a_warning_not_a_crash(
     images: Images, run: Callable[..., Attached], tree: Tree
 ):
-    """Found by the matrix: today the container does not start (`internal error, please
+    """Found by the matrix: the container did not start (`internal error, please
     report: ModuleNotFoundError("No module named 'difflib'")`, exit 1)."""
     tree.env("10-typo", "IGNITY_SERVICES_GRACETIM=100\n")
     c = run(images.build(tree.root), "echo", "cmd ran")

@@ -138,7 +138,6 @@ def test_perms_are_fixed_on_a_mounted_volume_without_following_links(
     assert (link.st_uid, link.st_gid) == (0, 0), "a link itself is left alone"
 
 
-@pytest.mark.xfail(strict=True, reason="stage1/perms: EROFS from a perms rule is an 'internal error' (lead's code)")
 def test_perms_rule_on_a_read_only_root_is_not_an_internal_error(
     engine: Engine, images: Images, run: Callable[..., Attached], tree: Tree
 ):
