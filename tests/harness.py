@@ -62,7 +62,7 @@ def rootfs() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-def build_layer(root: Path, layer: Path) -> None:
+def build_layer(root: Path, layer: Path, source: Path | None = None) -> None:
     """Ignity from the working tree, installed into an overlay layer over `root`.
 
     Installed as the seed archive does: the package copied into the image's
@@ -71,7 +71,8 @@ def build_layer(root: Path, layer: Path) -> None:
     pyver = sorted(p.name for p in (root / "usr/lib").glob("python3.*"))[-1]
     site = layer / "usr/local/lib" / pyver / "dist-packages"
     site.mkdir(parents=True)
-    shutil.copytree(REPO / "src" / "ignity", site / "ignity", ignore=shutil.ignore_patterns("__pycache__"))
+    package = source or REPO / "src" / "ignity"
+    shutil.copytree(package, site / "ignity", ignore=shutil.ignore_patterns("__pycache__"))
     work, merged = layer.parent / "layer-work", layer.parent / "layer-merged"
     work.mkdir()
     merged.mkdir()
@@ -170,13 +171,16 @@ class Container(Foreground):
 class Image:
     """The cached rootfs plus this session's Ignity layer, plus any build steps."""
 
-    def __init__(self, tmp: Path, root: Path | None = None, layers: list[Path] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, root: Path | None = None, layers: list[Path] | None = None, source: Path | None = None
+    ) -> None:
+        """`source`: the ignity package to install (default: this working tree's; bench/ compares two)."""
         self.tmp = tmp
         if root is None or layers is None:
             self.root = rootfs()
-            layer = tmp / "layer"
+            layer = tmp / f"layer-{len(list(tmp.glob('layer-*')))}"
             layer.mkdir()
-            build_layer(self.root, layer)
+            build_layer(self.root, layer, source)
             self.layers = [layer]
         else:
             self.root, self.layers = root, layers

@@ -107,22 +107,6 @@ def prepare(service: Service, gracetime_ms: int, listen: bool) -> None:
         os.chmod(service.event, 0o3730)
 
 
-def stop_levels(services_dir: str = paths.SERVICES) -> list[list[str]]:
-    """The stop order: the start waves reversed, dependents before what they depend on.
-
-    Each level is sorted; services in one level can be stopped in parallel.
-    Never raises for a bad graph: start-up has refused it already (a cycle, an
-    unknown name), so then every service is in one level, stopped at once.
-    """
-    from ignity import deps
-
-    graph = deps.read(services_dir)
-    try:
-        return list(reversed(deps.levels(graph)))
-    except IgnityError:
-        return [sorted(graph)] if graph else []
-
-
 def _graph(all_services: list[Service], directory: str) -> dict[str, list[str]]:
     """Fill each service's `deps`; {} when no service has dependencies (the common, fast case)."""
     if not any(os.path.isdir(f"{s.path}/dependencies.d") for s in all_services):

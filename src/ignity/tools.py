@@ -36,7 +36,6 @@ PROGRAMS = {
     "execlineb": "execline",
     "foreground": "execline",
     "ifelse": "execline",
-    "eltest": "execline",
     "exit": "execline",
     "importas": "execline",
     "redirfd": "execline",

@@ -154,20 +154,6 @@ def test_sigterm_while_a_dependency_is_awaited_stops_without_starting_the_rest(b
     assert not any("stage2" in line for line in c.lines), c.output  # a stop is not a failed start-up
 
 
-def test_stop_levels_are_the_reverse_start_order(boot, tree: Tree):
-    tree.service("db", "exec sleep 100")
-    depends(tree.service("cache", "exec sleep 100"), "db")
-    depends(tree.service("web", "exec sleep 100"), "cache", "db")
-    tree.service("alone", "exec sleep 100")
-    script = "import sys; sys.path.insert(0, sys.argv[1]); from ignity import services; print(services.stop_levels())"
-    c = boot("sh", "-c", f'python3 -c \'{script}\' "$(dirname "$(dirname "$(readlink -f /usr/bin/ignity)")")"')
-    assert c.wait() == 0, c.output
-    assert "[['web'], ['cache'], ['alone', 'db']]" in c.lines, c.output
-
-
-# -- essential services --------------------------------------------------------
-
-
 def test_essential_service_exiting_3_without_a_cmd(boot, tree: Tree):
     tree.finalize("10-fin", "echo finalize-ran")
     tree.service("main", "echo main-up; exit 3", essential="")
@@ -353,3 +339,24 @@ def test_a_service_stopped_by_an_operator_is_not_a_failure(boot, tree: Tree):
     assert c.wait() == 0, c.output
     status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
     assert (status["svc"]["failed"], status["svc"]["wanted_up"], status["svc"]["ok"]) == (False, False, True)
+
+
+def test_stop_runs_in_reverse_dependency_order(boot, tree: Tree):
+    """Stage 3 stops a service once every service that depends on it is down: web, then cache, then db;
+    the independent one at once, in parallel."""
+    for name in ("db", "cache", "web", "alone"):
+        # Each takes 0.2 s to stop, and says when it got the stop and when it is done.
+        tree.service(name, f"trap 'echo {name}-stopping; sleep 0.2; echo {name}-stopped; exit 0' TERM; "
+                     f"echo {name}-up; while :; do sleep 0.05; done")  # fmt: skip
+    depends(tree.root / "services" / "cache", "db")
+    depends(tree.root / "services" / "web", "cache")
+    c = boot("sh", "-c", wait_up("db", "cache", "web", "alone") + "; echo all-up; exec sleep 1000")
+    c.wait_for("all-up")
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 128 + signal.SIGTERM
+    lines = c.lines
+    order = [line for line in lines if line.endswith(("-stopping", "-stopped"))]
+    assert order.index("web-stopped") < order.index("cache-stopping"), order
+    assert order.index("cache-stopped") < order.index("db-stopping"), order
+    # The independent service does not wait for the chain.
+    assert order.index("alone-stopping") < order.index("web-stopped"), order

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
 S6 = ["s6-svscan", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-envdir", "s6-ftrig-listen"]
-EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "ifelse", "eltest", "exit"]
+EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "ifelse", "exit"]
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""services.stop_levels, the generated run/finish wrappers (run by /bin/sh with
+"""The generated run/finish wrappers (run by /bin/sh with
 stand-ins for s6-svstat and ignity), health settings and the failure messages."""
 
 from __future__ import annotations
@@ -28,25 +28,6 @@ def service_dir(root: Path, name: str, *deps: str, **files: str) -> Path:
     for fname, content in files.items():
         (d / fname.replace("_", "-")).write_text(content)
     return d
-
-
-def test_stop_levels_reverse_the_start_waves(tmp_path: Path):
-    service_dir(tmp_path, "db")
-    service_dir(tmp_path, "cache", "db")
-    service_dir(tmp_path, "web", "cache", "db")
-    service_dir(tmp_path, "alone")
-    assert services.stop_levels(str(tmp_path)) == [["web"], ["cache"], ["alone", "db"]]
-
-
-def test_stop_levels_of_a_refused_graph_is_one_level(tmp_path: Path):
-    service_dir(tmp_path, "a", "b")
-    service_dir(tmp_path, "b", "a")
-    service_dir(tmp_path, "c", "nowhere")
-    assert services.stop_levels(str(tmp_path)) == [["a", "b", "c"]]
-    assert services.stop_levels(str(tmp_path / "missing")) == []
-
-
-# -- the wrappers, run for real ------------------------------------------------------
 
 
 @pytest.fixture

@@ -171,11 +171,12 @@ NOT_STARTED = 0
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { ifelse { eltest -e STOPPING } { exit 0 } CMD }
+    foreground { ifelse { test -e STOPPING } { exit 0 } CMD }
     importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
     redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
 
-    The CMD's own process checks the latch once more after it exists: a stop
+    The CMD's own process checks the latch once more after it exists (with
+    test(1): execline 2.7, Debian 11's, has no eltest): a stop
     decided before that is seen there (the CMD never runs), one decided after
     reaches it through its process group. The status is the name of a file the
     chain creates on its way to s6-svscanctl: no process is started to write
@@ -185,7 +186,7 @@ def waiter_argv(cmd: list[str]) -> list[str]:
     redirfd = tools.find("redirfd")
     return [
         tools.find("foreground"),
-        " " + tools.find("ifelse"), "  " + tools.find("eltest"), "  -e", "  " + paths.STOPPING, " ",
+        " " + tools.find("ifelse"), "  " + tools.find("test"), "  -e", "  " + paths.STOPPING, " ",
         "  " + tools.find("exit"), f"  {NOT_STARTED}", " ",
         *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
