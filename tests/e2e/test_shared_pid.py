@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.e2e.images import Images
 from tests.e2e.podman import Attached, Podman
@@ -79,3 +80,49 @@ def test_a_noexec_tmpfs_is_one_line_with_the_options(images: Images, run: Callab
     c = run(images.build(tree.root), "true", options=["--tmpfs", "/run/ignity:rw,noexec,mode=0755"])
     assert c.wait() == 1, c.output
     assert any("noexec" in line and "--tmpfs /run/ignity:rw,exec" in line for line in c.lines), c.output
+
+
+def test_kube_play_with_share_process_namespace(podman: Podman, images: Images, tree: Tree, tmp_path: Path):
+    """A Kubernetes manifest with shareProcessNamespace: true, played by Podman: stopping the
+    Ignity container leaves the sidecar (and the pod's infra) running."""
+    tree.service("svc", "exec sleep 1000")
+    tree.finalize("10-bye", "echo finalize ran")
+    image = images.build(tree.root)
+    pod = podman.unique("ignity-kube")
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {pod}
+spec:
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 10
+  containers:
+    - name: app
+      image: {image}
+      command: ["/init"]
+      args: ["sh", "-c", "echo app ready; exec sleep 1000"]
+    - name: sidecar
+      image: {images.base}
+      command: ["/bin/sleep", "1000"]
+"""
+    )
+    podman("kube", "play", "--network", "none", str(manifest))
+    try:
+        app, sidecar = f"{pod}-app", f"{pod}-sidecar"
+        logs = podman.follow_logs(app)
+        try:
+            logs.wait_for("app ready")
+            assert any("not PID 1" in line for line in logs.lines), logs.output
+            podman("stop", "-t", "10", app)
+            logs.wait(timeout=30)
+        finally:
+            logs.cleanup()
+        assert "finalize ran" in logs.lines, logs.output
+        assert podman("inspect", "-f", "{{.State.Status}}", sidecar).stdout.strip() == "running"
+        # The sidecar's own process is still there (seen from the host).
+        host_pid = podman("inspect", "-f", "{{.State.Pid}}", sidecar).stdout.strip()
+        assert b"sleep" in Path(f"/proc/{host_pid}/cmdline").read_bytes()
+    finally:
+        podman("kube", "down", str(manifest), check=False)
