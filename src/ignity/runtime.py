@@ -117,16 +117,40 @@ exec 3<&- {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
 """
 
 
-def finish_script(python: str, package_parent: str) -> str:
+# The signals stage 3 must be deaf to from its first instruction.
+STAGE3_IGNORED = "TERM,INT,QUIT,HUP,USR1,USR2,WINCH"
+
+
+def env_ignores_signals(env: str) -> bool:
+    """Whether `env` is GNU env with --ignore-signal (coreutils 8.31+; busybox has none)."""
+    try:
+        with open(env, "rb") as f:
+            return b"--ignore-signal" in f.read()
+    except OSError:
+        return False
+
+
+def finish_script(python: str, package_parent: str, env: str | None = None) -> str:
     """.s6-svscan/finish (and crash): stage 3, deaf to stop signals before Python starts.
 
     Ignored (not caught) signals stay ignored across exec, so the interpreter
     starts with them ignored and never turns a Ctrl-C into KeyboardInterrupt.
+    With GNU env (`env`), the kernel runs `env --ignore-signal=... python3`
+    straight from the shebang: no process ever has them caught. Without it, a
+    sh wrapper does (dash catches SIGINT from its start to its `trap` line, a
+    fraction of a millisecond in which a SIGINT would end it with 130).
     """
+    path = f"sys.path.insert(0, {package_parent!r})\n" if package_parent else ""
+    body = f"import sys\n{path}from ignity.stages.stage3 import main\nmain()\n"
+    if env:
+        return (
+            f"#!{env} -S --ignore-signal={STAGE3_IGNORED} {python} -I\n"
+            f"# Ignity stage 3 (s6-svscan's finish and crash). See ignity/stages/stage3.py.\n{body}"
+        )
     stage3 = _sh_command(python_command("ignity.stages.stage3", python, package_parent))
     return f"""#!/bin/sh
 # Ignity stage 3 (s6-svscan's finish and crash programs). See ignity/stages/stage3.py.
-trap '' TERM INT QUIT HUP USR1 USR2 WINCH
+trap '' {STAGE3_IGNORED.replace(",", " ")}
 case "$0" in *crash) set -- crash ;; *) set -- ;; esac
 exec {stage3} "$@"
 """
@@ -185,7 +209,8 @@ def install_files(root: str, python: str, package_parent: str, svscan: str, svsc
         written.append(path)
 
     put("/init", stage0_script(python, package_parent, svscan))
-    put(f"{paths.SVSCAN_PROGS}/finish", finish_script(python, package_parent))
+    env = "/usr/bin/env" if env_ignores_signals(root + "/usr/bin/env") else None
+    put(f"{paths.SVSCAN_PROGS}/finish", finish_script(python, package_parent, env))
     put(f"{paths.SVSCAN_PROGS}/signal", signal_script(svscanctl))
     skel = root + paths.SKEL
     ctl = skel + paths.SVSCAN_CTL[len(paths.RUN) :]

@@ -33,20 +33,23 @@ def test_a_stop_racing_the_cmd_start_never_leaves_the_cmd_running(boot, tree: Tr
 
 
 def test_a_second_sigint_during_stage3s_start_changes_nothing(boot, tree: Tree):
+    # Found failing 2 times in 3 with a sh wrapper as finish (dash catches SIGINT until its trap line).
     tree.finalize("10-fin", "echo finalize-started; sleep 0.3; echo finalize-ran")
-    c = boot("sh", "-c", "echo bye; exit 5")
-    c.wait_for("bye")
-    pid = c.pid1()
-    # A burst of SIGINTs through stage 3's whole start (the interpreter starting included).
-    deadline = time.monotonic() + 0.25
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
-            break
-    assert c.wait(timeout=20) == 5
-    assert "finalize-ran" in c.lines
-    assert "Traceback" not in c.output and "Fatal Python error" not in c.output
+    for _ in range(6):
+        c = boot("sh", "-c", "echo bye; exit 5")
+        c.wait_for("bye")
+        pid = c.pid1()
+        # A burst of SIGINTs through stage 3's whole start (the interpreter starting included).
+        deadline = time.monotonic() + 0.25
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                break
+        assert c.wait(timeout=20) == 5, c.output
+        assert "finalize-ran" in c.lines
+        assert "Traceback" not in c.output and "Fatal Python error" not in c.output
+        c.cleanup()
 
 
 # The status table of the README ("Exit status"), each row booted.

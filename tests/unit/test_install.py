@@ -96,8 +96,20 @@ def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
     assert os.readlink(ctl / "crash") == "/usr/lib/ignity/svscan/finish"
     for sig in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"):
         assert os.readlink(ctl / sig) == "/usr/lib/ignity/svscan/signal"
+    # No GNU env in this fake root: a sh wrapper ignores the signals before Python starts.
     finish = (tmp_path / "usr/lib/ignity/svscan/finish").read_text()
     assert "trap '' TERM INT QUIT HUP USR1 USR2 WINCH" in finish.splitlines()[2]
+
+
+def test_stage3_ignores_stop_signals_from_the_kernels_exec_with_gnu_env(tmp_path: Path) -> None:
+    _fake(tmp_path, S6, "/usr/bin")
+    _fake(tmp_path, EXECLINE, "/usr/lib/execline/bin")
+    _python_in(tmp_path)
+    (tmp_path / "usr/bin/env").write_bytes(b"\x7fELF ... --ignore-signal ...")
+    done = _install(tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = (tmp_path / "usr/lib/ignity/svscan/finish").read_text().splitlines()[0]
+    assert first == f"#!/usr/bin/env -S --ignore-signal=TERM,INT,QUIT,HUP,USR1,USR2,WINCH {sys.executable} -I"
     with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
     assert with_env[0] == "#!/usr/lib/execline/bin/execlineb -S0"
     assert "/usr/bin/s6-envdir -I -fnL /run/ignity/envs" in with_env

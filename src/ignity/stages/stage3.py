@@ -197,7 +197,7 @@ def main() -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     settings = _settings()
-    word, number = _why(sys.argv[1:] == ["crash"])
+    word, number = _why(sys.argv[0].endswith("crash") or sys.argv[1:] == ["crash"])
     # A setup error was its own one line: nothing had started, nothing more to say.
     log.set_verbosity(0 if word == "setup" else settings.verbosity)
     if word == "crash":
