@@ -73,7 +73,7 @@ def build_layer(root: Path, layer: Path, source: Path | None = None) -> None:
     site.mkdir(parents=True)
     package = source or REPO / "src" / "ignity"
     shutil.copytree(package, site / "ignity", ignore=shutil.ignore_patterns("__pycache__"))
-    work, merged = layer.parent / "layer-work", layer.parent / "layer-merged"
+    work, merged = layer.parent / f"{layer.name}-work", layer.parent / f"{layer.name}-merged"
     work.mkdir()
     merged.mkdir()
     script = (
@@ -178,7 +178,7 @@ class Image:
         self.tmp = tmp
         if root is None or layers is None:
             self.root = rootfs()
-            layer = tmp / f"layer-{len(list(tmp.glob('layer-*')))}"
+            layer = tmp / f"layer-{len(list(tmp.glob('layer-[0-9]')))}"
             layer.mkdir()
             build_layer(self.root, layer, source)
             self.layers = [layer]

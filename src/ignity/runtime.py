@@ -100,13 +100,20 @@ if [ "$$" != 1 ] && [ -z "$IGNITY_STAGE0" ]; then exec {subreaper} "$0" "$@"; fi
 reaper=${{IGNITY_STAGE0:-pid1}}
 unset IGNITY_STAGE0
 if [ -O {paths.SKEL} ]; then
-  # root: /run/ignity is root's before root writes anything in it, and nothing
-  # another uid may have left there is used (rm never follows a link).
-  install -d -o 0 -g 0 -m 0755 {run} 2>/dev/null
-  rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+  # root: when /run/ignity holds anything (a previous run's, or another uid's),
+  # it is made root's and what could be in the way is removed (rm follows no
+  # link) before root writes in it. An empty one (a fresh tmpfs) costs nothing.
+  for f in {run}/* {run}/.[!.]* {run}/..?*; do
+    if [ -e "$f" ] || [ -L "$f" ]; then
+      install -d -o 0 -g 0 -m 0755 {run} 2>/dev/null
+      rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+      break
+    fi
+  done
 elif [ -e {state} ] || [ -e {scan} ] || [ -L {paths.ENVIRON} ] || [ -e {paths.ENVIRON} ]; then
   rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
-elif ! [ -d {run} ]; then mkdir -p {run} 2>/dev/null; fi
+fi
+[ -d {run} ] || mkdir -p {run} 2>/dev/null
 if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
   IGNITY_STAGE0=alone exec {boot} "$@"
 fi

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from ignity import check, config, envfile, log, paths, prepare, runtime, secrets, status, tools, usermap
+from ignity import check, config, envfile, log, paths, prepare, runtime, status, tools, usermap
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -105,8 +105,11 @@ def _setup(mode: str) -> tuple[dict[bytes, bytes], config.Config, usermap.Accoun
     """Read and check everything, map the user, fix permissions, make /run/ignity ours."""
     check.special_at_boot()  # before anything opens a file of /etc/ignity: a fifo there must not hang us
     merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
-    merged = secrets.resolve(merged)
-    secrets.unexport(os.environ)
+    if any(name.startswith(b"FILE__") for name in merged):
+        from ignity import secrets  # only when a secret is asked for
+
+        merged = secrets.resolve(merged)
+        secrets.unexport(os.environ)
     env = envfile.own_variables(merged)
     settings = config.from_env(env)
     log.set_verbosity(settings.verbosity)

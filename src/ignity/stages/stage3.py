@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-from ignity import config, deps, envfile, log, paths, procs, proctree, status
+from ignity import config, log, paths, procs, proctree, status
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -64,6 +64,8 @@ def _settings() -> config.Config:
     """Stage 1's settings; the container's own IGNITY_* when the stop came before it wrote them."""
     if os.path.exists(paths.CONFIG):
         return config.load(paths.CONFIG)
+    from ignity import envfile  # only on this path: a stop before stage 1 wrote them
+
     try:
         return config.from_env(envfile.own_variables(dict(os.environb)))
     except IgnityError:
@@ -149,10 +151,14 @@ class ServiceStopper:
     def __init__(self, supervisors: dict[int, str]) -> None:
         self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
         self.asked: set[int] = set()
-        try:
-            graph = deps.read(paths.SERVICES)
-        except IgnityError:
-            graph = {}
+        graph: dict[str, list[str]] = {}
+        if supervisors:
+            from ignity import deps
+
+            try:
+                graph = deps.read(paths.SERVICES)
+            except IgnityError:
+                pass
         self.dependents: dict[str, set[str]] = {}
         for name, needs in graph.items():
             for other in needs:
