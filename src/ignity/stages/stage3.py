@@ -171,6 +171,8 @@ class ServiceStopper:
     def advance(self, dead: dict[int, int]) -> None:
         for pid in dead:
             self.alive.pop(pid, None)
+        if self.asked.issuperset(self.alive):
+            return  # every supervisor left was told: nothing to decide (the common case, at once)
         up = {name for name in self.alive.values() if "/" not in name}
         for pid, name in self.alive.items():
             if pid in self.asked:
