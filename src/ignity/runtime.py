@@ -183,8 +183,7 @@ forward() {{  # to the CMD's process group, while the CMD runs
 case $sig in
   TERM|INT|QUIT)
     [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
-    num=$(kill -l "$sig" 2>/dev/null) || num=15
-    case $sig in TERM) num=15 ;; INT) num=2 ;; QUIT) num=3 ;; esac
+    case $sig in TERM) num=15 ;; INT) num=2 ;; *) num=3 ;; esac
     ( set -C; echo "signal $num" > {state}/stopping ) 2>/dev/null || exit 0
     exec {_sh_quote(svscanctl)} -b {paths.SCANDIR} ;;
   HUP)
