@@ -18,11 +18,18 @@ def test_podman_stop_right_after_run_is_honoured(images: Images, run: Callable[.
     image = images.build(tree.root)
     for _ in range(3):
         c = run(image, "sh", "-c", "echo cmd started; exec sleep 1000")
-        # As soon as the container exists: the stop may land in any stage of the boot.
+        # As soon as its PID 1 runs /init (seen from the host): the stop may land in any stage of
+        # the boot. Before that exec, PID 1 is the runtime's own init, which no init can help.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if c.podman("container", "exists", c.name, check=False).returncode == 0:
-                break
+            pid = c.podman("inspect", "-f", "{{.State.Pid}}", c.name, check=False).stdout.strip()
+            try:
+                if pid not in ("", "0") and Path(f"/proc/{pid}/cmdline").read_bytes().startswith(
+                    (b"/bin/sh\0/init\0", b"/usr/bin/s6-svscan\0")
+                ):
+                    break
+            except OSError:
+                pass
         took = c.stop(grace=10)
         assert c.wait() in (0, 143), c.output
         assert took < 5, f"podman stop took {took:.1f} s: the stop was lost and podman had to SIGKILL"
