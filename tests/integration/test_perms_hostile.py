@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Container
+from tests.integration.test_perms import _stat
 from tests.tree import Tree
 
 ATTACKER = "setpriv --reuid 1234 --regid 1234 --clear-groups"
@@ -26,15 +27,6 @@ def _perms(tree: Tree, name: str, text: str) -> None:
 
 def _stat_cmd(*paths: str, fmt: str = "%u %g %a") -> str:
     return " ".join(f"echo STAT {p} $(stat -c '{fmt}' {p});" for p in paths)
-
-
-def _stat(c: Container, *paths: str) -> dict[str, str]:
-    found = {}
-    for line in c.lines:
-        if line.startswith("STAT "):
-            _, path, rest = line.split(" ", 2)
-            found[path] = rest
-    return {p: found.get(p, "missing") for p in paths}
 
 
 def _perms_lines(c: Container) -> list[str]:
