@@ -1,10 +1,10 @@
 """Issue #11's performance check: `/init true` and SIGTERM→gone, before and after, in one run.
 
-The baseline is another checkout's package (BENCH_BASELINE=/path/to/src/ignity,
-e.g. a `git worktree` of the commit before the lifecycle rewrite); both images
-are booted in turn, round after round, so that a drifting load hits both
-alike. Printed as a markdown table (median, min-max); net = minus the harness
-floor (PID 1 = /bin/true) of the same run.
+A baseline is another checkout's package (BENCH_BASELINE=/path/to/src/ignity,
+e.g. a `git worktree` of the commit before the lifecycle rewrite; several as
+LABEL=PATH,LABEL=PATH); all images are booted in turn, round after round, so
+that a drifting load hits them alike. Printed as a markdown table (median,
+min-max); net = minus the harness floor (PID 1 = /bin/true) of the same run.
 
 Run: BENCH_BASELINE=... .venv/bin/python bench/lifecycle.py
 """
@@ -62,9 +62,12 @@ def main() -> int:
     baseline = os.environ.get("BENCH_BASELINE")
     with tempfile.TemporaryDirectory(prefix="ignity-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        images = {"after (this tree)": Image(tmp)}
-        if baseline:
-            images = {"before (BENCH_BASELINE)": Image(tmp, source=Path(baseline)), **images}
+        images: dict[str, Image] = {}
+        for item in (baseline or "").split(","):
+            if item:
+                label, _, path = item.rpartition("=")
+                images[label or "before (BENCH_BASELINE)"] = Image(tmp, source=Path(path))
+        images["after (this tree)"] = Image(tmp)
         empty, ten = _tree(tmp, "empty", 0), _tree(tmp, "ten", 10)
         floor: list[float] = []
         boot: dict[str, list[float]] = {k: [] for k in images}

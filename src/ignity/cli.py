@@ -40,8 +40,10 @@ def halt(code: int) -> int:
         log.error("halt", f"cannot record exit status {code} in {paths.STOPPING}: {e.strerror}")
         return 1
     try:
-        svscanctl = tools.find("s6-svscanctl")
-        os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
+        from ignity import runtime
+
+        argv = runtime.stop_argv()
+        os.execv(argv[0], argv)
     except (OSError, IgnityError) as e:
         log.error("halt", f"cannot stop the container: {e}")
     return 111

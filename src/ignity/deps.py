@@ -44,6 +44,29 @@ def read(services_dir: str) -> dict[str, list[str]]:
     return graph
 
 
+def any_dependencies(services_dir: str) -> bool:
+    """Whether a service of `services_dir` depends on another: its stop then keeps an order.
+
+    Without one, every stop has s6-svscan tell every supervisor at once
+    (runtime.stop_argv), and stage 3 tells them nothing more. The SIGTERM
+    handler asks the same with a shell glob (`*/dependencies.d/*`): non-dot
+    names only, as here.
+    """
+    try:
+        names = os.listdir(services_dir)
+    except OSError:
+        return False
+    for name in names:
+        if name.startswith("."):
+            continue
+        try:
+            if any(not n.startswith(".") for n in os.listdir(os.path.join(services_dir, name, DEPENDENCIES))):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     """A cycle as the path that closes it (["a", "b", "a"]; ["a", "a"] for a self-dependency), or None.
 

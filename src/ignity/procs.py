@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
-from collections.abc import Mapping, Sequence
+
+from ignity import signals as signal
 
 _RESET = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # collections.abc and typing cost milliseconds at each start; only mypy needs them
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Union
 
     Env = Union[Mapping[bytes, bytes], Mapping[str, str]]

@@ -21,7 +21,7 @@ import os
 import stat
 import sys
 
-from ignity import paths
+from ignity import deps, paths, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -38,13 +38,15 @@ SVSCAN_WAIT_S = 10
 def python_command(module: str, python: str = sys.executable, package_parent: str | None = None) -> list[str]:
     """argv that runs `module`.main() with `python`, isolated from PYTHON* variables.
 
-    -I keeps a user's PYTHONPATH or PYTHONSTARTUP from breaking PID 1; the
-    package's own location is put first so the command finds this Ignity.
+    -I keeps a user's PYTHONPATH or PYTHONSTARTUP from breaking PID 1; -S
+    skips `site` (and every .pth file of the image's packages: ~3 ms at each
+    start, more in a busy image), since Ignity needs the standard library only
+    and puts its own location first.
     """
     if package_parent is None:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = f"sys.path.insert(0, {package_parent!r}); " if package_parent else ""
-    return [python, "-I", "-c", f"import sys; {path}from {module} import main; main()"]
+    return [python, "-IS", "-c", f"import sys; {path}from {module} import main; main()"]
 
 
 def python_script(module: str, python: str = sys.executable, package_parent: str | None = None) -> str:
@@ -52,7 +54,7 @@ def python_script(module: str, python: str = sys.executable, package_parent: str
     if package_parent is None:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_line = f"sys.path.insert(0, {package_parent!r})\n" if package_parent else ""
-    return f"#!{python} -I\nimport sys\n{path_line}from {module} import main\nmain()\n"
+    return f"#!{python} -IS\nimport sys\n{path_line}from {module} import main\nmain()\n"
 
 
 def _sh_quote(word: str) -> str:
@@ -85,7 +87,7 @@ def stage0_script(python: str, package_parent: str, svscan: str) -> str:
     """
     boot = _sh_command(python_command("ignity.stages.stage1", python, package_parent))
     subreaper = _sh_command(
-        [python, "-I", "-c", "import os, sys\n"
+        [python, "-IS", "-c", "import os, sys\n"
          "try:\n import ctypes\n ok = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0\n"
          "except Exception:\n ok = False\n"
          "os.environ['IGNITY_STAGE0'] = 'subreaper' if ok else 'no-subreaper'\n"
@@ -151,7 +153,7 @@ def finish_script(python: str, package_parent: str, env: str | None = None) -> s
     body = f"import sys\n{path}from ignity.stages.stage3 import main\nmain()\n"
     if env:
         return (
-            f"#!{env} -S --ignore-signal={STAGE3_IGNORED} {python} -I\n"
+            f"#!{env} -S --ignore-signal={STAGE3_IGNORED} {python} -IS\n"
             f"# Ignity stage 3 (s6-svscan's finish and crash). See ignity/stages/stage3.py.\n{body}"
         )
     stage3 = _sh_command(python_command("ignity.stages.stage3", python, package_parent))
@@ -163,29 +165,51 @@ exec {stage3} "$@"
 """
 
 
-def signal_script(svscanctl: str) -> str:
+def signal_script(svscanctl: str, ln: str, exit_: str) -> str:
     """.s6-svscan/SIGxxx: what a signal to PID 1 does (README's signal table).
 
     Run by s6-svscan as root, with nothing but root's files: the settings
     stage 1 wrote and the CMD's process group from CMD_MARK.
+
+    A stop tells, at once, what it can while stage 3's interpreter starts:
+    every supervisor through s6-svscan (`-tb`, as stop_argv) when no
+    dependencies.d asks for a stop order, and the CMD's process group when
+    the CMD runs. The latch says so ("signal 15 cmd"), and stage 3 does not
+    signal that group again. The CMD's announcement is read before the latch
+    is taken: one that comes after is stage 3's to stop, as with no signal.
+    The CMD's gate is closed before its group is signalled (a CMD process
+    forked after the signal never runs the CMD, stage2.waiter_argv), and this
+    script ignores stop signals from its first line: once it has taken the
+    latch, nothing stops it before it has signalled what the latch claims.
     """
     state = paths.STATE
     return f"""#!/bin/sh
 # Ignity: s6-svscan runs this for each signal it catches (linked as .s6-svscan/SIGxxx).
+trap '' TERM INT QUIT HUP
 sig=${{0##*SIG}}
 IGNITY_CMD_FORWARD_SIGNALS=1 IGNITY_CMD_RECEIVE_SIGNALS=0
 [ -f {state}/config ] && . {state}/config
-forward() {{  # to the CMD's process group, while the CMD runs
+running() {{  # the CMD's process group, while the CMD runs
   [ -s {state}/cmd ] || return 1
   for f in {state}/cmd-status.*; do [ -e "$f" ] && return 1; done
-  read -r pgid < {state}/cmd && kill -s "$1" -- "-$pgid" 2>/dev/null
+  read -r pgid < {state}/cmd
+}}
+forward() {{
+  running && kill -s "$1" -- "-$pgid" 2>/dev/null
 }}
 case $sig in
   TERM|INT|QUIT)
     [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
     case $sig in TERM) num=15 ;; INT) num=2 ;; *) num=3 ;; esac
-    ( set -C; echo "signal $num" > {state}/stopping ) 2>/dev/null || exit 0
-    exec {_sh_quote(svscanctl)} -b {paths.SCANDIR} ;;
+    set -- {paths.SERVICES}/*/dependencies.d/*
+    if [ -e "$1" ] || [ -L "$1" ]; then ctl=-b; else ctl=-tb; fi
+    pgid= told=; running && told=" cmd"
+    {{ set -C; echo "signal $num$told" > {paths.STOPPING}; }} 2>/dev/null || exit 0
+    if [ -n "$pgid" ]; then
+      {_sh_quote(ln)} -s {_sh_quote(exit_)} {paths.CMD_GATE} 2>/dev/null
+      kill -s TERM -- "-$pgid" 2>/dev/null; kill -s CONT -- "-$pgid" 2>/dev/null
+    fi
+    exec {_sh_quote(svscanctl)} $ctl {paths.SCANDIR} ;;
   HUP)
     [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward HUP && exit 0
     exec {_sh_quote(svscanctl)} -an {paths.SCANDIR} ;;
@@ -217,7 +241,7 @@ def install_files(root: str, python: str, package_parent: str, svscan: str, svsc
     put("/init", stage0_script(python, package_parent, svscan))
     env = "/usr/bin/env" if env_ignores_signals(root + "/usr/bin/env") else None
     put(f"{paths.SVSCAN_PROGS}/finish", finish_script(python, package_parent, env))
-    put(f"{paths.SVSCAN_PROGS}/signal", signal_script(svscanctl))
+    put(f"{paths.SVSCAN_PROGS}/signal", signal_script(svscanctl, tools.find("ln", root), tools.find("exit", root)))
     skel = root + paths.SKEL
     ctl = skel + paths.SVSCAN_CTL[len(paths.RUN) :]
     # Readable by all, so that a non-root container's user can copy it; stage 1
@@ -421,7 +445,7 @@ def wait_for_svscan() -> None:
         pass
     except OSError as e:
         raise IgnityError(f"{paths.SVSCAN_CONTROL}: {e.strerror}") from None
-    import signal
+    from ignity import signals as signal
 
     def _late(signum: int, frame: object) -> None:
         raise IgnityError(f"s6-svscan did not start on {paths.SCANDIR} within {SVSCAN_WAIT_S} s")
@@ -434,3 +458,35 @@ def wait_for_svscan() -> None:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def svscan_command(command: bytes) -> None:
+    """Send `command` (s6-svscanctl's letters) to s6-svscan through its control fifo.
+
+    What s6-svscanctl does (its documentation's "Internals"), without a process
+    started for it: a fork and an exec on the boot's path. O_NONBLOCK: with
+    no s6-svscan reading, ENXIO at once rather than a hang.
+    """
+    try:
+        fd = os.open(paths.SVSCAN_CONTROL, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise IgnityError(f"s6-svscan is not reading {paths.SVSCAN_CONTROL}: {e.strerror}") from None
+    try:
+        os.write(fd, command)
+    finally:
+        os.close(fd)
+
+
+def stop_argv() -> list[str]:
+    """The s6-svscanctl that has s6-svscan run stage 3 (finish) at once.
+
+    `-tb` when no service depends on another: s6-svscan tells every
+    supervisor to stop (loggers drain) in the same instant, so the services
+    stop while stage 3's interpreter starts; every stop but an operator's
+    goes through here or the SIGTERM handler, which do the same, so stage 3
+    knows they were told (and a second SIGTERM to an s6-supervise would be a
+    second one to its service). `-b` when an order is to be kept: stage 3
+    stops them one dependency level after the other.
+    """
+    svscanctl = tools.find("s6-svscanctl")
+    return [svscanctl, "-b" if deps.any_dependencies(paths.SERVICES) else "-tb", paths.SCANDIR]

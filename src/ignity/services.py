@@ -30,10 +30,10 @@ program, once it has subscribed (see `_link_and_scan`).
 from __future__ import annotations
 
 import os
-import signal
 import time
 
-from ignity import health, log, paths, procs, tools, wrappers
+from ignity import health, log, paths, procs, runtime, tools, wrappers
+from ignity import signals as signal
 from ignity.errors import IgnityError
 
 PHASE = "services"
@@ -180,8 +180,8 @@ def start(
         _start_in_order(all_services, held, observed, maxtime_ms, deadline)
     elif awaited:
         _listen_then(scan, [s for s in all_services if s.name in awaited], wait_ms or 0)
-    else:
-        _run(scan, "s6-svscanctl")
+    elif all_services:
+        runtime.svscan_command(b"a")
 
 
 def _link_and_scan(listened: list[str]) -> list[str]:

@@ -9,7 +9,8 @@ the reason, a word and a number:
     setup N    stage 1 could not start (bad input): nothing ran
     init N     an init script (or start-up) failed with status N
     halt N     `ignity halt N`
-    signal N   a stop signal to PID 1 (N is its number)
+    signal N   a stop signal to PID 1 (N is its number); "signal N cmd" when
+               the signal handler stopped the CMD's process group already
     cmd        the CMD ended by itself (stage 3 found its status at its start)
     scan       s6-svscanctl -t / SIGABRT: a stop from inside, not a failure
     crash      s6-svscan hit a fatal error
@@ -22,9 +23,9 @@ process needs to start for it.
 from __future__ import annotations
 
 import os
-import signal
 
 from ignity import paths
+from ignity import signals as signal
 
 CMD_PREFIX = f"{paths.STATE}/cmd-status."
 
@@ -49,20 +50,27 @@ def stopping(path: str = paths.STOPPING) -> bool:
     return os.path.lexists(path)
 
 
-def reason(path: str = paths.STOPPING) -> tuple[str, int]:
-    """(word, number) from the latch; ("", 0) when it is missing or unreadable."""
+TOLD = frozenset({"cmd"})
+
+
+def reason(path: str = paths.STOPPING) -> tuple[str, int, frozenset[str]]:
+    """(word, number, told) from the latch; ("", 0, nothing) when it is missing or unreadable.
+
+    `told`: what the signal handler already told to stop (see the module doc).
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return "", 0
+        return "", 0, frozenset()
     try:
         words = os.read(fd, 64).decode("ascii", "replace").split()
     finally:
         os.close(fd)
     if not words:
-        return "", 0
+        return "", 0, frozenset()
     number = int(words[1]) if len(words) > 1 and words[1].isdigit() and len(words[1]) < 5 else 0
-    return words[0], number
+    told = frozenset(words[2:]) & TOLD if words[0] == "signal" else frozenset()
+    return words[0], number, told
 
 
 def normalise(raw: int) -> int:

@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import time
 
 from ignity import health, log, paths, tools, wrappers
+from ignity import signals as signal
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every start; only mypy needs it

@@ -35,7 +35,7 @@ PROGRAMS = {
     "s6-ftrig-listen": "s6",
     "execlineb": "execline",
     "foreground": "execline",
-    "ifelse": "execline",
+    "tryexec": "execline",
     "exit": "execline",
     "importas": "execline",
     "redirfd": "execline",

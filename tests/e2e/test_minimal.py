@@ -8,8 +8,9 @@ Two kinds of test:
   volume), with the helpers, `ignity check` and `ignity status --json`;
 - on the full bases: every Python process Ignity starts lists on stderr every
   module it imports (a tracing finder that the test image's Debian
-  sitecustomize.py installs: Ignity runs `python3 -I`, which ignores
-  PYTHON* variables but still imports sitecustomize); each name must be
+  test adds to the image's ignity/__init__.py: Ignity runs `python3 -IS`,
+  which imports neither PYTHON* variables nor sitecustomize, but every
+  Python process of Ignity's imports its package first); each name must be
   importable by the same Debian release's python3-minimal (asked of that
   rootfs's own interpreter). On a full image a stray `import json` works, so
   only this catches it before a minimal image meets it.
@@ -142,7 +143,7 @@ def test_minimal_perms_on_a_volume_and_a_stop(images: Images, run: Callable[...,
 # -- no module outside python3-minimal, on a full image ---------------------
 
 MARK = "ignity-import: "
-# Appended to /etc/python3.X/sitecustomize.py: the modules already there, then every import asked for.
+# Appended to the image's ignity/__init__.py: the modules already there, then every import asked for.
 TRACER = (
     "import sys as _s",
     "class _IgnityImportTrace:",
@@ -158,9 +159,9 @@ TRACER = (
     "_s.meta_path.insert(0, _IgnityImportTrace)",
 )
 TRACE_STEP = (
-    "RUN for f in /etc/python3.*/sitecustomize.py; do printf '%s\\n' "
+    "RUN f=$(python3 -c 'import ignity; print(ignity.__file__)') && printf '%s\\n' "
     + " ".join(f'"{line}"' for line in TRACER)
-    + ' >>"$f"; done'
+    + ' >>"$f"'
 )
 
 
@@ -242,7 +243,7 @@ def test_boot_stop_and_helpers_import_only_what_python3_minimal_has(
     assert rootless.wait() == 0, rootless.output
     assert "finalize as 1000" in rootless.lines, rootless.output
     modules = {name for name, _ in _imports(as_root.lines) | _imports(rootless.lines)}
-    assert {"argparse", "signal", "os"} <= modules, f"no import trace seen: {sorted(modules)}"
+    assert {"argparse", "_signal", "os"} <= modules, f"no import trace seen: {sorted(modules)}"
     bad = _violations(base, as_root.lines + rootless.lines)
     assert not bad, f"Ignity imports on {base.id} what its python3-minimal lacks: {bad}"
 

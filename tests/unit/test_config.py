@@ -336,12 +336,27 @@ def test_normalise_examples(raw: int, expected: int) -> None:
 
 def test_the_latch_is_taken_once_and_says_why(tmp_path: Path) -> None:
     path = str(tmp_path / "stopping")
-    assert status.reason(path) == ("", 0)
+    assert status.reason(path) == ("", 0, frozenset())
     assert not status.stopping(path)
     assert status.latch("halt 3", path) is True
     assert status.latch("signal 15", path) is False
     assert status.stopping(path)
-    assert status.reason(path) == ("halt", 3)
+    assert status.reason(path) == ("halt", 3, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("signal 15 cmd", ("signal", 15, {"cmd"})),
+        ("signal 2", ("signal", 2, set())),
+        ("halt 3 cmd", ("halt", 3, set())),  # only the signal handler tells anything
+        ("signal 15 services cmd", ("signal", 15, {"cmd"})),
+    ],
+)
+def test_the_latch_says_what_the_signal_handler_told_to_stop(tmp_path: Path, text: str, expected: tuple) -> None:
+    path = str(tmp_path / "stopping")
+    assert status.latch(text, path)
+    assert status.reason(path) == expected
 
 
 def test_the_latch_never_follows_a_link(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
 S6 = ["s6-svscan", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-envdir", "s6-ftrig-listen"]
-EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "ifelse", "exit"]
+EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "tryexec", "exit"]
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:
+    _fake(root, ["ln"], "/bin")  # coreutils: in every image
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
     return subprocess.run(
         [sys.executable, "-m", "ignity", "install", "--root", str(root), "--python", sys.executable],
@@ -87,7 +88,7 @@ def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
     init = (tmp_path / "init").read_text()
     # Stage 0 is sh: PID 1 becomes s6-svscan before any interpreter starts.
     assert init.startswith("#!/bin/sh\n")
-    assert f"'{sys.executable}' '-I' '-c'" in init and "from ignity.stages.stage1 import main" in init
+    assert f"'{sys.executable}' '-IS' '-c'" in init and "from ignity.stages.stage1 import main" in init
     assert init.rstrip().endswith("'/usr/bin/s6-svscan' -c 5000 /run/ignity/services-state")
     # What s6-svscan runs as root comes from root-owned files of the image, as links.
     ctl = tmp_path / "usr/lib/ignity/skel/services-state/.s6-svscan"
@@ -109,7 +110,7 @@ def test_stage3_ignores_stop_signals_from_the_kernels_exec_with_gnu_env(tmp_path
     done = _install(tmp_path)
     assert done.returncode == 0, done.stderr
     first = (tmp_path / "usr/lib/ignity/svscan/finish").read_text().splitlines()[0]
-    assert first == f"#!/usr/bin/env -S --ignore-signal=TERM,INT,QUIT,HUP,USR1,USR2,WINCH {sys.executable} -I"
+    assert first == f"#!/usr/bin/env -S --ignore-signal=TERM,INT,QUIT,HUP,USR1,USR2,WINCH {sys.executable} -IS"
     with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
     assert with_env[0] == "#!/usr/lib/execline/bin/execlineb -S0"
     assert "/usr/bin/s6-envdir -I -fnL /run/ignity/envs" in with_env

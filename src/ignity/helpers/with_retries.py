@@ -10,12 +10,12 @@ runs `with-retries` stops what it runs, and retries nothing.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from typing import NoReturn
 
 from ignity import log, procs
+from ignity import signals as signal
 
 PHASE = "with-retries"
 USAGE = "usage: with-retries [-n RETRIES] [-t MS] PROG... (defaults: 3 retries, 500 ms an attempt; 0 ms = no limit)"

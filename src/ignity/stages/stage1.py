@@ -15,10 +15,10 @@ the latch before each irreversible step (stage 2).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from ignity import check, config, envfile, log, paths, prepare, runtime, status, tools, usermap
+from ignity import signals as signal
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it

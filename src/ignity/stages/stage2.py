@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
 
 from ignity import envdir, log, outputs, paths, procs, runtime, services, status, tools
+from ignity import signals as signal
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -142,14 +142,14 @@ def yield_to_stop() -> NoReturn:
     """The container is stopping: nothing more starts; make sure stage 3 runs.
 
     Whoever set the latch may not have reached s6-svscan (stage 0 records a
-    stop caught before s6-svscan ran): `s6-svscanctl -b` once more is harmless,
+    stop caught before s6-svscan ran): the stop command once more is harmless,
     since once stage 3 runs no one reads the control fifo, and stage 3 ends
     this process, even while it waits here for s6-svscan.
     """
     try:
         runtime.wait_for_svscan()
-        svscanctl = tools.find("s6-svscanctl")
-        os.execv(svscanctl, [svscanctl, "-b", paths.SCANDIR])
+        argv = runtime.stop_argv()
+        os.execv(argv[0], argv)
     except (OSError, IgnityError) as e:
         log.error(PHASE, f"cannot stop the container: {e}")
     os._exit(1)
@@ -164,36 +164,31 @@ WAITER_BLOCKED = {
     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
 }  # fmt: skip
 
-# The status the CMD gets when the stop came between its announcement and its start: it never ran.
-NOT_STARTED = 0
-
 
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { ifelse { test -e STOPPING } { exit 0 } CMD }
-    importas -u ? ? redirfd -w 1 STATE/cmd-status.$?
-    redirfd -w 2 /dev/null s6-svscanctl -b SCANDIR
+    foreground { tryexec { CMD_GATE } CMD }
+    importas -u ? ? redirfd -w 2 STATE/cmd-status.$? s6-svscanctl -tb|-b SCANDIR
 
-    The CMD's own process checks the latch once more after it exists (with
-    test(1): execline 2.7, Debian 11's, has no eltest): a stop
-    decided before that is seen there (the CMD never runs), one decided after
-    reaches it through its process group. The status is the name of a file the
-    chain creates on its way to s6-svscanctl: no process is started to write
-    it. Written as a raw argv (block words prefixed with a space, ended by an
-    empty word), so the CMD's words reach it exactly, whatever they contain.
+    The CMD's own process looks once more, after it exists, for a stop: stage
+    3 makes CMD_GATE (a link to `exit`) once the latch is set, so a CMD
+    process forked after that execs `exit` (status 0: it never ran) instead,
+    and one forked before it gets the stop through its process group. A
+    failed exec is all tryexec costs when there is no gate: no fork, no test.
+    The status is the name of a file the chain creates on its way to
+    s6-svscanctl, as its stderr (quiet when stage 3 already runs and
+    s6-svscan is gone): no process is started to write it. Written as a raw
+    argv (block words prefixed with a space, ended by an empty word), so the
+    CMD's words reach it exactly, whatever they contain.
     """
-    redirfd = tools.find("redirfd")
     return [
         tools.find("foreground"),
-        " " + tools.find("ifelse"), "  " + tools.find("test"), "  -e", "  " + paths.STOPPING, " ",
-        "  " + tools.find("exit"), f"  {NOT_STARTED}", " ",
+        " " + tools.find("tryexec"), "  " + paths.CMD_GATE, " ",
         *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
-        redirfd, "-w", "1", f"{status.CMD_PREFIX}${{?}}",
-        # Quiet: when stage 3 is already running, s6-svscan is gone and this is a no-op.
-        redirfd, "-w", "2", os.devnull,
-        tools.find("s6-svscanctl"), "-b", paths.SCANDIR,
+        tools.find("redirfd"), "-w", "2", f"{status.CMD_PREFIX}${{?}}",
+        *runtime.stop_argv(),
     ]  # fmt: skip
 
 

@@ -1,19 +1,23 @@
 """Stage 3: shutdown, exec'ed by s6-svscan as its finish program (PID 1, or Ignity's top).
 
 Entered through the latch (see status.py) on CMD exit, a stop signal, a
-failed start-up, `ignity halt` (all through `s6-svscanctl -b`: the
-supervisors are still running and are now our children), on
-`s6-svscanctl -t` (s6-svscan has already brought the services down), or when
-s6-svscan crashes. The stop signals were made ignored by the sh wrapper
-before this interpreter started, so a second SIGTERM or a Ctrl-C changes
-nothing. Only processes of our own tree are ever signalled (proctree).
-Every wait ends the moment its condition holds; grace times are upper bounds.
+failed start-up, `ignity halt` (all through runtime.stop_argv: `s6-svscanctl
+-tb`, or `-b` when services depend on one another; the supervisors are still
+running and are now our children), on `s6-svscanctl -t` (s6-svscan has
+already brought the services down), or when s6-svscan crashes. The stop
+signals were made ignored before this interpreter started, so a second
+SIGTERM or a Ctrl-C changes nothing. Only processes of our own tree are ever
+signalled (proctree). Every wait ends the moment its condition holds; grace
+times are upper bounds.
 
 1. In parallel: the finalize scripts, one by one, each bounded; the services
-   stopped in reverse dependency order (a service once every service that
-   depends on it is down), bounded by IGNITY_SERVICES_GRACETIME (s6-supervise
-   enforces it on each through timeout-kill); the boot process or the CMD
-   told to stop through its process group.
+   stopped: without dependencies, s6-svscan told every supervisor already
+   (`-t`, in the instant the stop was decided, while this interpreter
+   started); with them, in reverse dependency order (a service once every
+   service that depends on it is down); bounded by IGNITY_SERVICES_GRACETIME
+   (s6-supervise enforces it on each through timeout-kill); the boot process
+   or the CMD told to stop through its process group (unless the SIGTERM
+   handler did, as the latch says).
 2. Optional sync; SIGTERM to every process left in our tree; at most
    IGNITY_KILL_GRACETIME for them to go; SIGKILL; reap.
 3. Exit with the status that follows from why we stopped.
@@ -22,11 +26,11 @@ Every wait ends the moment its condition holds; grace times are upper bounds.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
-from ignity import config, log, paths, procs, proctree, status
+from ignity import config, deps, log, paths, procs, proctree, status, tools
+from ignity import signals as signal
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -72,14 +76,14 @@ def _settings() -> config.Config:
         return config.Config()
 
 
-def _why(crashed: bool) -> tuple[str, int]:
-    """Take the latch, or read why someone else took it."""
+def _why(crashed: bool) -> tuple[str, int, frozenset[str]]:
+    """Take the latch, or read why someone else took it (and what they told to stop already)."""
     word = "crash" if crashed else ("cmd" if status.cmd() is not None else "scan")
     try:
         if status.latch(word):
-            return word, 0
+            return word, 0, frozenset()
     except OSError:
-        return word, 0
+        return word, 0, frozenset()
     return status.reason()
 
 
@@ -148,13 +152,13 @@ class ServiceStopper:
     every service that depends on it is down.
     """
 
-    def __init__(self, supervisors: dict[int, str]) -> None:
+    def __init__(self, supervisors: dict[int, str], told: bool = False) -> None:
+        """`told`: s6-svscan already told every one of them (s6-svscanctl -t); each
+        SIGTERM to an s6-supervise is one more SIGTERM to its service, so none is sent."""
         self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
-        self.asked: set[int] = set()
+        self.asked: set[int] = set(supervisors) if told else set()
         graph: dict[str, list[str]] = {}
-        if supervisors:
-            from ignity import deps
-
+        if supervisors and not told:
             try:
                 graph = deps.read(paths.SERVICES)
             except IgnityError:
@@ -205,7 +209,8 @@ def main() -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     settings = _settings()
-    word, number = _why(sys.argv[0].endswith("crash") or sys.argv[1:] == ["crash"])
+    word, number, told = _why(sys.argv[0].endswith("crash") or sys.argv[1:] == ["crash"])
+    _close_cmd_gate()
     # A setup error was its own one line: nothing had started, nothing more to say.
     log.set_verbosity(0 if word == "setup" else settings.verbosity)
     if word == "crash":
@@ -227,6 +232,8 @@ def main() -> NoReturn:
             others.append(p)
     waiter = _waiter()
     for p in others:
+        if p.pid == waiter and "cmd" in told:
+            continue  # the signal handler stopped the CMD's group already
         # The boot process leads the group of the init scripts and the CMD.
         if p.pgid == p.pid and p.pgid != my_group:
             _signal_group(p.pgid, signal.SIGTERM)
@@ -234,7 +241,8 @@ def main() -> NoReturn:
         else:
             _signal(p.pid, signal.SIGTERM)
     waiter_pids = {waiter} if waiter in {p.pid for p in others} else set()
-    stopper = ServiceStopper(supervisors)
+    # Every stop of ours but a crash has s6-svscan tell every supervisor when no order is to be kept.
+    stopper = ServiceStopper(supervisors, word not in ("scan", "crash") and not deps.any_dependencies(paths.SERVICES))
     stopper.advance({})
     services_deadline = t0 + settings.services_gracetime / 1000
     finalizer = Finalizer(settings.kill_finalize_maxtime, enabled=word != "setup")
@@ -286,6 +294,15 @@ def main() -> NoReturn:
     log.info(PHASE, f"exiting with status {code} after {round((time.monotonic() - t0) * 1000)} ms")
     sys.stdout.flush()
     os._exit(code)
+
+
+def _close_cmd_gate() -> None:
+    """After the latch, before the CMD's announcement is read: a CMD process
+    forked from now on execs `exit` instead of the CMD (stage2.waiter_argv)."""
+    try:
+        os.symlink(tools.find("exit"), paths.CMD_GATE)
+    except (OSError, IgnityError):
+        pass
 
 
 def _waiter() -> int | None:

@@ -1,0 +1,65 @@
+"""The CMD's waiter chain (stage2.waiter_argv), run with the real execline programs.
+
+The gate is what keeps a CMD from starting after a stop when its process is
+forked after stage 3 signalled the CMD's group: stage 3 makes CMD_GATE, and
+the CMD's own process execs `exit` instead of the CMD when it finds it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ignity import paths, status, tools
+from ignity.stages import stage2
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(paths, "CMD_GATE", str(tmp_path / "no-cmd"))
+    monkeypatch.setattr(status, "CMD_PREFIX", f"{tmp_path}/cmd-status.")
+    monkeypatch.setattr(paths, "SCANDIR", str(tmp_path / "no-scandir"))  # s6-svscanctl fails: quiet
+    return tmp_path
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    argv = stage2.waiter_argv(cmd)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def _statuses(state: Path) -> list[str]:
+    return sorted(p.name for p in state.iterdir() if p.name.startswith("cmd-status."))
+
+
+def test_without_the_gate_the_cmd_runs_and_its_status_is_the_files_name(state: Path):
+    done = _run(["sh", "-c", 'echo "ran with $# words: $1|$2"; exit 7', "sh", "a b", ""])
+    assert done.stdout == "ran with 2 words: a b|\n"
+    assert _statuses(state) == ["cmd-status.7"]
+    assert done.stderr == ""  # s6-svscanctl's complaint (no s6-svscan here) went into the status file
+
+
+def test_a_cmd_killed_by_a_signal_is_recorded_as_256_plus_its_number(state: Path):
+    _run(["sh", "-c", "kill -TERM $$"])
+    assert _statuses(state) == ["cmd-status.271"]
+    assert status.normalise(271) == 143
+
+
+def test_with_the_gate_the_cmd_never_runs_and_its_status_is_0(state: Path):
+    os.symlink(tools.find("exit"), paths.CMD_GATE)
+    done = _run(["sh", "-c", "echo ran; exit 7"])
+    assert "ran" not in done.stdout
+    assert _statuses(state) == ["cmd-status.0"]
+
+
+def test_a_cmd_that_cannot_be_executed_is_126_or_127_as_in_a_shell(state: Path):
+    _run(["/nonexistent/program"])
+    assert _statuses(state) == ["cmd-status.127"]
+    not_executable = state / "plain-file"
+    not_executable.write_text("")
+    for p in state.glob("cmd-status.*"):
+        p.unlink()
+    _run([str(not_executable)])
+    assert _statuses(state) == ["cmd-status.126"]
