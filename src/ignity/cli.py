@@ -42,6 +42,7 @@ def halt(code: int) -> int:
     try:
         from ignity import runtime
 
+        runtime.close_cmd_gate()
         argv = runtime.stop_argv()
         os.execv(argv[0], argv)
     except (OSError, IgnityError) as e:

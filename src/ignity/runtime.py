@@ -177,10 +177,12 @@ def signal_script(svscanctl: str, ln: str, exit_: str) -> str:
     the CMD runs. The latch says so ("signal 15 cmd"), and stage 3 does not
     signal that group again. The CMD's announcement is read before the latch
     is taken: one that comes after is stage 3's to stop, as with no signal.
-    The CMD's gate is closed before its group is signalled (a CMD process
-    forked after the signal never runs the CMD, stage2.waiter_argv), and this
-    script ignores stop signals from its first line: once it has taken the
-    latch, nothing stops it before it has signalled what the latch claims.
+    Once the latch is taken, the CMD's gate is closed whenever a CMD is
+    announced (a CMD process forked after that never runs the CMD,
+    stage2.waiter_argv; one announced later sees the latch), before its
+    group is signalled. This script ignores stop signals from its first
+    line: once it has taken the latch, nothing stops it before it has
+    signalled what the latch claims.
     """
     state = paths.STATE
     return f"""#!/bin/sh
@@ -204,12 +206,17 @@ case $sig in
     set -- {paths.SERVICES}/*/dependencies.d/*
     if [ -e "$1" ] || [ -L "$1" ]; then ctl=-b; else ctl=-tb; fi
     pgid= told=; running && told=" cmd"
-    {{ set -C; echo "signal $num$told" > {paths.STOPPING}; }} 2>/dev/null || exit 0
-    if [ -n "$pgid" ]; then
+    # Taken by someone else: theirs to act on. Created but not written (a full
+    # /run/ignity): ours all the same.
+    {{ set -C; echo "signal $num$told" > {paths.STOPPING}; }} 2>/dev/null || [ ! -s {paths.STOPPING} ] || exit 0
+    set +C
+    if [ -n "$pgid" ] || [ -s {state}/cmd ]; then
       {_sh_quote(ln)} -s {_sh_quote(exit_)} {paths.CMD_GATE} 2>/dev/null
+    fi
+    if [ -n "$pgid" ]; then
       kill -s TERM -- "-$pgid" 2>/dev/null; kill -s CONT -- "-$pgid" 2>/dev/null
     fi
-    exec {_sh_quote(svscanctl)} $ctl {paths.SCANDIR} ;;
+    exec {_sh_quote(svscanctl)} $ctl {paths.SCANDIR} 2>/dev/null ;;
   HUP)
     [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward HUP && exit 0
     exec {_sh_quote(svscanctl)} -an {paths.SCANDIR} ;;
@@ -490,3 +497,13 @@ def stop_argv() -> list[str]:
     """
     svscanctl = tools.find("s6-svscanctl")
     return [svscanctl, "-b" if deps.any_dependencies(paths.SERVICES) else "-tb", paths.SCANDIR]
+
+
+def close_cmd_gate() -> None:
+    """Once the latch is set: a CMD process forked from now on execs `exit` instead
+    of the CMD (stage2.waiter_argv). Every latch-taker calls this (the SIGTERM
+    handler with `ln -s`); it never overwrites, so calling it twice is harmless."""
+    try:
+        os.symlink(tools.find("exit"), paths.CMD_GATE)
+    except (OSError, IgnityError):
+        pass

@@ -156,3 +156,46 @@ def test_stage3_never_signals_a_process_it_may_not(boot, tree: Tree):
         intruder.wait()
     assert "Traceback" not in c.output
     assert c.lines.count("finalize-ran") == 1
+
+
+# -- the stop told at once (s6-svscanctl -tb, the SIGTERM handler), and when it is not --
+
+
+def test_a_stop_that_never_reached_the_supervisors_still_stops_them_at_once(boot, tree: Tree):
+    """SIGABRT to PID 1 as the CMD exits: s6-svscan runs stage 3 without the `-t` of our stop
+    command. Stage 3 takes the supervisors as told, then finds them still wanting their
+    services up: stopped well before IGNITY_SERVICES_GRACETIME (5 s), each told once."""
+    tree.service("svc", "trap 'echo svc-term; exit 0' TERM; echo svc-up; sleep 1000 & wait")
+    for _ in range(3):
+        c = boot("sh", "-c", wait_up("svc") + "; echo ready; kill -ABRT 1; exit 3")
+        c.wait_for("ready")
+        started = time.monotonic()
+        assert c.wait(timeout=20) == 3, c.output
+        assert time.monotonic() - started < 2, c.output
+        assert c.lines.count("svc-term") == 1, c.output
+        c.cleanup()
+
+
+def test_a_sigterm_tells_each_service_and_the_cmd_once(boot, tree: Tree):
+    """The SIGTERM handler has s6-svscan tell the supervisors and signals the CMD's group itself:
+    stage 3 repeats neither (a second SIGTERM would reach each service and the CMD again)."""
+    # Each takes 0.3 s to go: a second SIGTERM in that time runs its trap a second time.
+    for name in ("a", "b", "c"):
+        tree.service(name, f"trap 'echo {name}-term; sleep 0.3; exit 0' TERM; echo {name}-up; sleep 1000 & wait")
+    c = boot("sh", "-c", wait_up("a", "b", "c") + "; trap 'echo cmd-term; sleep 0.3; exit 0' TERM; echo ready; "
+             "sleep 1000 & wait")  # fmt: skip
+    c.wait_for("ready")
+    c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 0, c.output
+    for word in ("a-term", "b-term", "c-term", "cmd-term"):
+        assert c.lines.count(word) == 1, c.output
+    assert "not listening" not in c.output, c.output
+
+
+def test_a_stop_from_ignity_halt_closes_the_cmds_gate(boot, tree: Tree):
+    """Every latch-taker closes the gate, not only stage 3: `ignity halt` has, when it returns
+    (stage 3 is still an interpreter start away), so a CMD process forked after it never runs."""
+    tree.init("10-halt", "ignity halt 4; [ -L /run/ignity/state/no-cmd ] && echo gate-closed-by-halt")
+    c = boot("sh", "-c", "echo cmd-ran")
+    assert c.wait(timeout=20) == 4, c.output
+    assert "cmd-ran" not in c.lines and "gate-closed-by-halt" in c.lines, c.output

@@ -1,8 +1,8 @@
 """The CMD's waiter chain (stage2.waiter_argv), run with the real execline programs.
 
 The gate is what keeps a CMD from starting after a stop when its process is
-forked after stage 3 signalled the CMD's group: stage 3 makes CMD_GATE, and
-the CMD's own process execs `exit` instead of the CMD when it finds it.
+forked after the CMD's group was signalled: every latch-taker makes CMD_GATE,
+and the CMD's own process execs `exit` instead of the CMD when it finds it.
 """
 
 from __future__ import annotations
@@ -63,3 +63,13 @@ def test_a_cmd_that_cannot_be_executed_is_126_or_127_as_in_a_shell(state: Path):
         p.unlink()
     _run([str(not_executable)])
     assert _statuses(state) == ["cmd-status.126"]
+
+
+def test_the_gate_is_execd_with_exit_as_its_name_for_a_multicall_execline(state: Path):
+    """A multicall execline (one binary for every command) finds `exit` by argv[0]. Seen with
+    bash as the gate: with no script, it reads one from stdin, and $0 is its argv[0]."""
+    os.symlink("/bin/bash", paths.CMD_GATE)
+    argv = stage2.waiter_argv(["sh", "-c", "echo ran"])
+    done = subprocess.run(argv, input='echo "argv0=$0"; exit 0\n', capture_output=True, text=True, timeout=30)
+    assert done.stdout == "argv0=exit\n"
+    assert _statuses(state) == ["cmd-status.0"]

@@ -146,6 +146,7 @@ def yield_to_stop() -> NoReturn:
     since once stage 3 runs no one reads the control fifo, and stage 3 ends
     this process, even while it waits here for s6-svscan.
     """
+    runtime.close_cmd_gate()
     try:
         runtime.wait_for_svscan()
         argv = runtime.stop_argv()
@@ -168,7 +169,7 @@ WAITER_BLOCKED = {
 def waiter_argv(cmd: list[str]) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { tryexec { CMD_GATE } CMD }
+    foreground { tryexec -a exit { CMD_GATE } CMD }
     importas -u ? ? redirfd -w 2 STATE/cmd-status.$? s6-svscanctl -tb|-b SCANDIR
 
     The CMD's own process looks once more, after it exists, for a stop: stage
@@ -176,6 +177,7 @@ def waiter_argv(cmd: list[str]) -> list[str]:
     process forked after that execs `exit` (status 0: it never ran) instead,
     and one forked before it gets the stop through its process group. A
     failed exec is all tryexec costs when there is no gate: no fork, no test.
+    (`-a exit`: a multicall execline finds its `exit` by argv[0].)
     The status is the name of a file the chain creates on its way to
     s6-svscanctl, as its stderr (quiet when stage 3 already runs and
     s6-svscan is gone): no process is started to write it. Written as a raw
@@ -184,7 +186,7 @@ def waiter_argv(cmd: list[str]) -> list[str]:
     """
     return [
         tools.find("foreground"),
-        " " + tools.find("tryexec"), "  " + paths.CMD_GATE, " ",
+        " " + tools.find("tryexec"), " -a", " exit", "  " + paths.CMD_GATE, " ",
         *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
         tools.find("redirfd"), "-w", "2", f"{status.CMD_PREFIX}${{?}}",

@@ -13,7 +13,8 @@ times are upper bounds.
 1. In parallel: the finalize scripts, one by one, each bounded; the services
    stopped: without dependencies, s6-svscan told every supervisor already
    (`-t`, in the instant the stop was decided, while this interpreter
-   started); with them, in reverse dependency order (a service once every
+   started: their services are wanted down, svfile.py, and are not told
+   again); with them, in reverse dependency order (a service once every
    service that depends on it is down); bounded by IGNITY_SERVICES_GRACETIME
    (s6-supervise enforces it on each through timeout-kill); the boot process
    or the CMD told to stop through its process group (unless the SIGTERM
@@ -29,7 +30,7 @@ import os
 import sys
 import time
 
-from ignity import config, deps, log, paths, procs, proctree, status, tools
+from ignity import config, deps, log, paths, procs, proctree, runtime, status, svfile
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 PHASE = "stage3"
+
+# How long after stage 3's start the supervisors taken as told by s6-svscan are asked whether
+# they were (svfile.py): well past the microseconds s6-supervise needs once it has run.
+TOLD_CHECK_AFTER = 0.2
 
 # After SIGKILL nothing can refuse to die, but a process stuck in the kernel
 # (D state) can delay it; our exit ends the container anyway.
@@ -152,11 +157,14 @@ class ServiceStopper:
     every service that depends on it is down.
     """
 
-    def __init__(self, supervisors: dict[int, str], told: bool = False) -> None:
-        """`told`: s6-svscan already told every one of them (s6-svscanctl -t); each
-        SIGTERM to an s6-supervise is one more SIGTERM to its service, so none is sent."""
+    def __init__(self, supervisors: dict[int, str], told: bool, now: float) -> None:
+        """`told`: our own stop command had s6-svscan tell every one of them (`-tb`,
+        runtime.stop_argv), so none is told again (each SIGTERM to an s6-supervise
+        is one more SIGTERM to its service); TOLD_CHECK_AFTER later, those still
+        running are asked whether they were (svfile.py)."""
         self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
         self.asked: set[int] = set(supervisors) if told else set()
+        self.check_at = now + TOLD_CHECK_AFTER if told and supervisors else None
         graph: dict[str, list[str]] = {}
         if supervisors and not told:
             try:
@@ -175,6 +183,13 @@ class ServiceStopper:
     def advance(self, dead: dict[int, int]) -> None:
         for pid in dead:
             self.alive.pop(pid, None)
+        if self.check_at is not None and time.monotonic() >= self.check_at:
+            self.check_at = None
+            for pid, name in self.alive.items():
+                if name.endswith("/log"):
+                    _signal(pid, signal.SIGHUP)  # `s6-svc -x`: asking twice changes nothing
+                elif svfile.wanted_up(f"{paths.SCANDIR}/{name}"):
+                    _signal(pid, signal.SIGTERM)  # s6-svscan's -t never reached it
         if self.asked.issuperset(self.alive):
             return  # every supervisor left was told: nothing to decide (the common case, at once)
         up = {name for name in self.alive.values() if "/" not in name}
@@ -209,8 +224,8 @@ def main() -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     settings = _settings()
-    word, number, told = _why(sys.argv[0].endswith("crash") or sys.argv[1:] == ["crash"])
-    _close_cmd_gate()
+    word, number, handled = _why(sys.argv[0].endswith("crash") or sys.argv[1:] == ["crash"])
+    runtime.close_cmd_gate()
     # A setup error was its own one line: nothing had started, nothing more to say.
     log.set_verbosity(0 if word == "setup" else settings.verbosity)
     if word == "crash":
@@ -232,7 +247,7 @@ def main() -> NoReturn:
             others.append(p)
     waiter = _waiter()
     for p in others:
-        if p.pid == waiter and "cmd" in told:
+        if p.pid == waiter and "cmd" in handled:
             continue  # the signal handler stopped the CMD's group already
         # The boot process leads the group of the init scripts and the CMD.
         if p.pgid == p.pid and p.pgid != my_group:
@@ -241,8 +256,9 @@ def main() -> NoReturn:
         else:
             _signal(p.pid, signal.SIGTERM)
     waiter_pids = {waiter} if waiter in {p.pid for p in others} else set()
-    # Every stop of ours but a crash has s6-svscan tell every supervisor when no order is to be kept.
-    stopper = ServiceStopper(supervisors, word not in ("scan", "crash") and not deps.any_dependencies(paths.SERVICES))
+    # Every stop command of ours has s6-svscan tell every supervisor when no order is to be kept.
+    told = word not in ("scan", "crash") and not deps.any_dependencies(paths.SERVICES)
+    stopper = ServiceStopper(supervisors, told, t0)
     stopper.advance({})
     services_deadline = t0 + settings.services_gracetime / 1000
     finalizer = Finalizer(settings.kill_finalize_maxtime, enabled=word != "setup")
@@ -260,7 +276,9 @@ def main() -> NoReturn:
         services_done = (stopper.done and not waiter_pids) or late
         if finalizer.done and services_done:
             break
-        reaper.wait(_earliest(finalizer.deadline, None if services_done else services_deadline))
+        reaper.wait(
+            _earliest(finalizer.deadline, *((None, None) if services_done else (services_deadline, stopper.check_at)))
+        )
     if not stopper.done or waiter_pids:
         log.info(PHASE, f"services still stopping after IGNITY_SERVICES_GRACETIME={settings.services_gracetime} ms")
     log.debug(PHASE, f"services and finalize done after {round((time.monotonic() - t0) * 1000)} ms")
@@ -294,15 +312,6 @@ def main() -> NoReturn:
     log.info(PHASE, f"exiting with status {code} after {round((time.monotonic() - t0) * 1000)} ms")
     sys.stdout.flush()
     os._exit(code)
-
-
-def _close_cmd_gate() -> None:
-    """After the latch, before the CMD's announcement is read: a CMD process
-    forked from now on execs `exit` instead of the CMD (stage2.waiter_argv)."""
-    try:
-        os.symlink(tools.find("exit"), paths.CMD_GATE)
-    except (OSError, IgnityError):
-        pass
 
 
 def _waiter() -> int | None:

@@ -1,0 +1,83 @@
+"""Whether s6-supervise still wants its service up, from its status file.
+
+Stage 3 takes it that s6-svscan told every supervisor to stop when its own
+stop command said so (`s6-svscanctl -tb`, runtime.stop_argv), and does not
+SIGTERM them again: each SIGTERM to an s6-supervise is one more SIGTERM to
+its service. That is not always so (an operator's `s6-svscanctl -b` or a
+SIGABRT to PID 1 got there first; s6 2.13 drops a `-t` that comes while a
+scan is pending), so, a bounded while later, stage 3 asks this of the
+supervisors still running, and tells those that still want their service up.
+Read directly, not through s6-svstat: one process per service would cost
+more than the stop it saves. Not at once: s6-supervise signals its service
+before it rewrites its status file, and may not run again for a while in
+between.
+
+The layout is s6's own (s6_svstatus_pack): 12 + 12 bytes of stamps, the pid
+(8 bytes, big-endian), then in s6 2.13 (43 bytes) the pgid (8), the wait
+status (2) and the flags (1: paused 1, finishing 2, wanted up 4, ready 8);
+in 2.11 and 2.12 (35 bytes) the same without the pgid; in 2.10 (35 bytes,
+Debian 11) flags paused 1, finishing 2, an unused "want" bit 4 that is
+always set, wanted up 8, ready 16.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ignity import tools
+from ignity.errors import IgnityError
+
+STATUS = "supervise/status"
+
+_old_layout: bool | None = None
+
+
+def wanted_up(service_dir: str) -> bool:
+    """Whether the supervisor of `service_dir` wants its service up (True when the file cannot tell)."""
+    try:
+        fd = os.open(f"{service_dir}/{STATUS}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        data = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    found = flags_wanted_up(data)
+    if found is None:
+        found = not old_layout()
+    return found
+
+
+def flags_wanted_up(data: bytes) -> bool | None:
+    """From the file's bytes; None when only the s6 version can tell.
+
+    A 35-byte file is 2.10's when bit 16 is set (only 2.10 has it) and 2.11's
+    when bit 4 is clear (2.10 always sets it); with bit 4 set and 16 clear,
+    both layouts agree when bit 8 is set (wanted up); they disagree on bit 4
+    alone: 2.11 wanted up, not ready, or 2.10 wanted down and never ready.
+    """
+    if len(data) == 43:
+        return bool(data[42] & 4)
+    if len(data) != 35:
+        return True
+    flags = data[34]
+    if flags & 16:
+        return bool(flags & 8)  # 2.10
+    if not flags & 4:
+        return False  # 2.11, wanted down
+    if flags & 8:
+        return True  # 2.10 wanted up, or 2.11 wanted up and ready
+    return None
+
+
+def old_layout(svstat: str | None = None) -> bool:
+    """Whether this s6 writes 2.10's layout: its s6-svstat still knows the "throttled"
+    state, which 2.11 removed along with that layout."""
+    global _old_layout
+    if _old_layout is None:
+        try:
+            with open(svstat or tools.find("s6-svstat"), "rb") as f:
+                _old_layout = b"throttled" in f.read(4 << 20)
+        except (OSError, IgnityError):
+            _old_layout = False
+    return _old_layout
