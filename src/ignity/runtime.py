@@ -206,10 +206,11 @@ case $sig in
     set -- {paths.SERVICES}/*/dependencies.d/*
     if [ -e "$1" ] || [ -L "$1" ]; then ctl=-b; else ctl=-tb; fi
     pgid= told=; running && told=" cmd"
-    # Taken by someone else: theirs to act on. Created but not written (a full
-    # /run/ignity): ours all the same.
-    {{ set -C; echo "signal $num$told" > {paths.STOPPING}; }} 2>/dev/null || [ ! -s {paths.STOPPING} ] || exit 0
+    # Whoever creates it owns the stop; the reason follows (a full /run/ignity
+    # may leave it empty: the stop is ours all the same).
+    {{ set -C; : > {paths.STOPPING}; }} 2>/dev/null || exit 0
     set +C
+    echo "signal $num$told" >> {paths.STOPPING} 2>/dev/null
     if [ -n "$pgid" ] || [ -s {state}/cmd ]; then
       {_sh_quote(ln)} -s {_sh_quote(exit_)} {paths.CMD_GATE} 2>/dev/null
     fi

@@ -164,8 +164,11 @@ def test_stage3_never_signals_a_process_it_may_not(boot, tree: Tree):
 def test_a_stop_that_never_reached_the_supervisors_still_stops_them_at_once(boot, tree: Tree):
     """SIGABRT to PID 1 as the CMD exits: s6-svscan runs stage 3 without the `-t` of our stop
     command. Stage 3 takes the supervisors as told, then finds them still wanting their
-    services up: stopped well before IGNITY_SERVICES_GRACETIME (5 s), each told once."""
-    tree.service("svc", "trap 'echo svc-term; exit 0' TERM; echo svc-up; sleep 1000 & wait")
+    services up: stopped well before IGNITY_SERVICES_GRACETIME (5 s), each told once; a
+    supervisor with nothing to stop (a `down` service) is told to exit all the same."""
+    # 0.5 s to go: a second SIGTERM in that time would run the trap a second time.
+    tree.service("svc", "trap 'echo svc-term; sleep 0.5; exit 0' TERM; echo svc-up; sleep 1000 & wait")
+    tree.service("idle", "exec sleep 1000", down="")
     for _ in range(3):
         c = boot("sh", "-c", wait_up("svc") + "; echo ready; kill -ABRT 1; exit 3")
         c.wait_for("ready")
@@ -173,16 +176,18 @@ def test_a_stop_that_never_reached_the_supervisors_still_stops_them_at_once(boot
         assert c.wait(timeout=20) == 3, c.output
         assert time.monotonic() - started < 2, c.output
         assert c.lines.count("svc-term") == 1, c.output
+        assert "still stopping" not in c.output, c.output
         c.cleanup()
 
 
 def test_a_sigterm_tells_each_service_and_the_cmd_once(boot, tree: Tree):
     """The SIGTERM handler has s6-svscan tell the supervisors and signals the CMD's group itself:
     stage 3 repeats neither (a second SIGTERM would reach each service and the CMD again)."""
-    # Each takes 0.3 s to go: a second SIGTERM in that time runs its trap a second time.
+    # Each takes 1.5 s to go, past stage 3's second look at the supervisors (0.2 s after its
+    # start): a second SIGTERM in that time runs its trap a second time.
     for name in ("a", "b", "c"):
-        tree.service(name, f"trap 'echo {name}-term; sleep 0.3; exit 0' TERM; echo {name}-up; sleep 1000 & wait")
-    c = boot("sh", "-c", wait_up("a", "b", "c") + "; trap 'echo cmd-term; sleep 0.3; exit 0' TERM; echo ready; "
+        tree.service(name, f"trap 'echo {name}-term; sleep 1.5; exit 0' TERM; echo {name}-up; sleep 1000 & wait")
+    c = boot("sh", "-c", wait_up("a", "b", "c") + "; trap 'echo cmd-term; sleep 1.5; exit 0' TERM; echo ready; "
              "sleep 1000 & wait")  # fmt: skip
     c.wait_for("ready")
     c.kill(signal.SIGTERM)

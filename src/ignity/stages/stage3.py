@@ -157,14 +157,14 @@ class ServiceStopper:
     every service that depends on it is down.
     """
 
-    def __init__(self, supervisors: dict[int, str], told: bool, now: float) -> None:
+    def __init__(self, supervisors: dict[int, str], told: bool, now: float, deadline: float) -> None:
         """`told`: our own stop command had s6-svscan tell every one of them (`-tb`,
         runtime.stop_argv), so none is told again (each SIGTERM to an s6-supervise
         is one more SIGTERM to its service); TOLD_CHECK_AFTER later, those still
         running are asked whether they were (svfile.py)."""
         self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
         self.asked: set[int] = set(supervisors) if told else set()
-        self.check_at = now + TOLD_CHECK_AFTER if told and supervisors else None
+        self.check_at = min(now + TOLD_CHECK_AFTER, deadline) if told and supervisors else None
         graph: dict[str, list[str]] = {}
         if supervisors and not told:
             try:
@@ -186,10 +186,12 @@ class ServiceStopper:
         if self.check_at is not None and time.monotonic() >= self.check_at:
             self.check_at = None
             for pid, name in self.alive.items():
-                if name.endswith("/log"):
-                    _signal(pid, signal.SIGHUP)  # `s6-svc -x`: asking twice changes nothing
-                elif svfile.wanted_up(f"{paths.SCANDIR}/{name}"):
+                if not name.endswith("/log") and svfile.wanted_up(f"{paths.SCANDIR}/{name}"):
                     _signal(pid, signal.SIGTERM)  # s6-svscan's -t never reached it
+                else:
+                    # `s6-svc -x`: exit once the service is down; never a signal to the service,
+                    # so asking twice changes nothing (a logger's; one with nothing to stop: down).
+                    _signal(pid, signal.SIGHUP)
         if self.asked.issuperset(self.alive):
             return  # every supervisor left was told: nothing to decide (the common case, at once)
         up = {name for name in self.alive.values() if "/" not in name}
@@ -258,9 +260,9 @@ def main() -> NoReturn:
     waiter_pids = {waiter} if waiter in {p.pid for p in others} else set()
     # Every stop command of ours has s6-svscan tell every supervisor when no order is to be kept.
     told = word not in ("scan", "crash") and not deps.any_dependencies(paths.SERVICES)
-    stopper = ServiceStopper(supervisors, told, t0)
-    stopper.advance({})
     services_deadline = t0 + settings.services_gracetime / 1000
+    stopper = ServiceStopper(supervisors, told, t0, services_deadline)
+    stopper.advance({})
     finalizer = Finalizer(settings.kill_finalize_maxtime, enabled=word != "setup")
     finalizer.advance({})
     hurried = False
