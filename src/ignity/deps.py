@@ -48,7 +48,8 @@ def any_dependencies(services_dir: str) -> bool:
     """Whether a service of `services_dir` depends on another: its stop then keeps an order.
 
     Without one, every stop has s6-svscan tell every supervisor at once
-    (runtime.stop_argv), and stage 3 tells them nothing more. The SIGTERM
+    (runtime.stop_argv). For the callers that do not have the graph at hand
+    (stage 2 has: services.Service.deps). The SIGTERM
     handler asks the same with a shell glob (`*/dependencies.d/*`): non-dot
     names only, as here.
     """

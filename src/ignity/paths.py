@@ -38,9 +38,10 @@ STOPPING = f"{STATE}/stopping"
 # The boot process's pid, written just before it becomes the CMD's waiter:
 # the CMD's process group, for stage 3 and for forwarded signals.
 CMD_MARK = f"{STATE}/cmd"
-# Made by stage 3 once the latch is set, before it reads CMD_MARK: a link to
-# execline's `exit`, which the CMD's own process execs instead of the CMD
-# (execline's tryexec) when it finds it. See stage2.waiter_argv.
+# Made by whoever takes the latch (runtime.close_cmd_gate; stage 3 before it
+# reads CMD_MARK): a link to execline's `exit`, which the CMD's own process
+# execs instead of the CMD (execline's tryexec) when it finds it. See
+# stage2.waiter_argv.
 CMD_GATE = f"{STATE}/no-cmd"
 
 # The directories copied from ETC to RUN at start-up, in this order.

@@ -485,7 +485,7 @@ def svscan_command(command: bytes) -> None:
         os.close(fd)
 
 
-def stop_argv() -> list[str]:
+def stop_argv(ordered: bool | None = None) -> list[str]:
     """The s6-svscanctl that has s6-svscan run stage 3 (finish) at once.
 
     `-tb` when no service depends on another: s6-svscan tells every
@@ -494,10 +494,12 @@ def stop_argv() -> list[str]:
     goes through here or the SIGTERM handler, which do the same, so stage 3
     knows they were told (and a second SIGTERM to an s6-supervise would be a
     second one to its service). `-b` when an order is to be kept: stage 3
-    stops them one dependency level after the other.
+    stops them one dependency level after the other. `ordered`: whether services
+    depend on one another, when the caller knows (else read from their copies).
     """
-    svscanctl = tools.find("s6-svscanctl")
-    return [svscanctl, "-b" if deps.any_dependencies(paths.SERVICES) else "-tb", paths.SCANDIR]
+    if ordered is None:
+        ordered = deps.any_dependencies(paths.SERVICES)
+    return [tools.find("s6-svscanctl"), "-b" if ordered else "-tb", paths.SCANDIR]
 
 
 def close_cmd_gate() -> None:

@@ -51,7 +51,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         services.start(found, config.services_gracetime, wait, config.cmd_wait_for_services_maxtime)
         log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
         if cmd:
-            _exec_cmd(cmd, merged)
+            _exec_cmd(cmd, merged, any(s.deps for s in found))
     except IgnityError as e:
         if status.stopping():  # the stop came while we were starting: nothing failed
             yield_to_stop()
@@ -166,14 +166,14 @@ WAITER_BLOCKED = {
 }  # fmt: skip
 
 
-def waiter_argv(cmd: list[str]) -> list[str]:
+def waiter_argv(cmd: list[str], ordered: bool | None = None) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
     foreground { tryexec -a exit { CMD_GATE } CMD }
     importas -u ? ? redirfd -w 2 STATE/cmd-status.$? s6-svscanctl -tb|-b SCANDIR
 
-    The CMD's own process looks once more, after it exists, for a stop: stage
-    3 makes CMD_GATE (a link to `exit`) once the latch is set, so a CMD
+    The CMD's own process looks once more, after it exists, for a stop: every
+    latch-taker makes CMD_GATE (a link to `exit`) once it has the latch, so a CMD
     process forked after that execs `exit` (status 0: it never ran) instead,
     and one forked before it gets the stop through its process group. A
     failed exec is all tryexec costs when there is no gate: no fork, no test.
@@ -190,17 +190,17 @@ def waiter_argv(cmd: list[str]) -> list[str]:
         *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",
         tools.find("redirfd"), "-w", "2", f"{status.CMD_PREFIX}${{?}}",
-        *runtime.stop_argv(),
+        *runtime.stop_argv(ordered),
     ]  # fmt: skip
 
 
-def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes]) -> NoReturn:
+def _exec_cmd(cmd: list[str], merged: dict[bytes, bytes], ordered: bool) -> NoReturn:
     """Announce the CMD, check the latch a last time, become its waiter.
 
     The boot process already leads its own process group (the terminal's
     foreground group when there is one); the CMD joins it.
     """
-    argv = waiter_argv(cmd)
+    argv = waiter_argv(cmd, ordered)
     log.debug(PHASE, f"running the CMD: {cmd}")
     signal.pthread_sigmask(signal.SIG_BLOCK, WAITER_BLOCKED)
     fd = os.open(paths.CMD_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)

@@ -13,8 +13,9 @@ times are upper bounds.
 1. In parallel: the finalize scripts, one by one, each bounded; the services
    stopped: without dependencies, s6-svscan told every supervisor already
    (`-t`, in the instant the stop was decided, while this interpreter
-   started: their services are wanted down, svfile.py, and are not told
-   again); with them, in reverse dependency order (a service once every
+   started), so none is told again, and those still running a bounded while
+   later are asked whether they were (svfile.py); with them, in reverse
+   dependency order (a service once every
    service that depends on it is down); bounded by IGNITY_SERVICES_GRACETIME
    (s6-supervise enforces it on each through timeout-kill); the boot process
    or the CMD told to stop through its process group (unless the SIGTERM
@@ -157,7 +158,9 @@ class ServiceStopper:
     every service that depends on it is down.
     """
 
-    def __init__(self, supervisors: dict[int, str], told: bool, now: float, deadline: float) -> None:
+    def __init__(
+        self, supervisors: dict[int, str], graph: dict[str, list[str]], told: bool, now: float, deadline: float
+    ) -> None:
         """`told`: our own stop command had s6-svscan tell every one of them (`-tb`,
         runtime.stop_argv), so none is told again (each SIGTERM to an s6-supervise
         is one more SIGTERM to its service); TOLD_CHECK_AFTER later, those still
@@ -165,12 +168,6 @@ class ServiceStopper:
         self.alive = dict(supervisors)  # pid -> service name ("web", or "web/log")
         self.asked: set[int] = set(supervisors) if told else set()
         self.check_at = min(now + TOLD_CHECK_AFTER, deadline) if told and supervisors else None
-        graph: dict[str, list[str]] = {}
-        if supervisors and not told:
-            try:
-                graph = deps.read(paths.SERVICES)
-            except IgnityError:
-                pass
         self.dependents: dict[str, set[str]] = {}
         for name, needs in graph.items():
             for other in needs:
@@ -212,6 +209,14 @@ class ServiceStopper:
             if pid not in self.asked and not name.endswith("/log"):
                 _signal(pid, signal.SIGTERM)
                 self.asked.add(pid)
+
+
+def _graph() -> dict[str, list[str]]:
+    """The services' dependencies, read once: {} when they cannot be read (each stopped at once, then)."""
+    try:
+        return deps.read(paths.SERVICES)
+    except IgnityError:
+        return {}
 
 
 def _earliest(*deadlines: float | None) -> float | None:
@@ -258,10 +263,11 @@ def main() -> NoReturn:
         else:
             _signal(p.pid, signal.SIGTERM)
     waiter_pids = {waiter} if waiter in {p.pid for p in others} else set()
+    graph = _graph() if supervisors else {}
     # Every stop command of ours has s6-svscan tell every supervisor when no order is to be kept.
-    told = word not in ("scan", "crash") and not deps.any_dependencies(paths.SERVICES)
+    told = word not in ("scan", "crash") and not any(graph.values())
     services_deadline = t0 + settings.services_gracetime / 1000
-    stopper = ServiceStopper(supervisors, told, t0, services_deadline)
+    stopper = ServiceStopper(supervisors, graph, told, t0, services_deadline)
     stopper.advance({})
     finalizer = Finalizer(settings.kill_finalize_maxtime, enabled=word != "setup")
     finalizer.advance({})
