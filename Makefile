@@ -6,7 +6,6 @@
 # The seed archive holds only usr/lib/python3/dist-packages/ignity/ (no entries
 # for its parent directories, so extracting it never changes /usr's own modes),
 # owned by root, dated the last commit: the same commit gives the same bytes.
-
 #
 # Building needs python3 and make, never scripts/setup (no engines, no rootfs): the
 # wheel and the sdist come from Python's `build`, PYTHON's when it has it (a
