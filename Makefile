@@ -6,10 +6,15 @@
 # The seed archive holds only usr/lib/python3/dist-packages/ignity/ (no entries
 # for its parent directories, so extracting it never changes /usr's own modes),
 # owned by root, dated the last commit: the same commit gives the same bytes.
+#
+# Building needs python3 and make, never scripts/setup (no engines, no rootfs): the
+# wheel and the sdist come from Python's `build`, PYTHON's when it has it (a
+# developer's .venv), else a throwaway venv, build/venv, with build from PyPI.
 
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/ignity/__init__.py)
 SOURCES := $(shell find src/ignity -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort)
-PYTHON  ?= .venv/bin/python
+PYTHON  ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+BUILD_VENV := build/venv
 # Debian and Ubuntu's python3 search this directory, whatever their minor version.
 SEED_PY := usr/lib/python3/dist-packages
 SEED    := dist/ignity-$(VERSION)-seed.tar.gz
@@ -37,14 +42,30 @@ $(SEED): $(SOURCES) Makefile
 	    -C build/seed -cf - $(SEED_PY)/ignity | gzip -9n >$@
 
 # python -m build makes the sdist, then the wheel from it (what an installer would see).
-$(WHEEL) $(SDIST) &: $(SOURCES) pyproject.toml README.md | $(PYTHON)
-	@mkdir -p build
-	@$(PYTHON) -c 'import build' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check build
-	$(PYTHON) -m build --outdir dist . >build/python-build.log 2>&1 || { tail -30 build/python-build.log; exit 1; }
+$(WHEEL) $(SDIST) &: $(SOURCES) pyproject.toml README.md
+	@mkdir -p build dist
+	@py=$(PYTHON); $(HAS_BUILD) || { py=$(BUILD_VENV)/bin/python; $(HAS_BUILD) || $(MAKE_VENV); } || exit 1; \
+	echo "$$py -m build --outdir dist ."; \
+	$$py -m build --outdir dist . >build/python-build.log 2>&1 || { tail -30 build/python-build.log; exit 1; }
 
-# The venv with the dev tools (requirements-dev.txt has build).
-$(PYTHON):
-	scripts/setup
+# `import build` alone would find the build/ directory (a namespace package).
+HAS_BUILD = $$py -c 'from build import ProjectBuilder' 2>/dev/null
+# The throwaway venv: python3 -m venv, then its pip installs build. Debian's python3 has
+# no ensurepip without python3-venv: its own pip (python3-pip) then fills the venv,
+# with pip too (python -m build makes its isolated environment with that pip).
+MAKE_VENV = { \
+	rm -rf $(BUILD_VENV); \
+	if $(PYTHON) -m venv $(BUILD_VENV) >build/venv.log 2>&1; then \
+	  echo "$$py -m pip install build"; \
+	  $$py -m pip install -q --disable-pip-version-check build; \
+	elif rm -rf $(BUILD_VENV) && $(PYTHON) -m venv --without-pip $(BUILD_VENV) && $(PYTHON) -m pip --version >/dev/null 2>&1; then \
+	  echo "$(PYTHON) -m pip --python $$py install pip build"; \
+	  $(PYTHON) -m pip --python $$py install -q --disable-pip-version-check pip build; \
+	else \
+	  rm -rf $(BUILD_VENV); \
+	  echo "make: $(PYTHON) can make no venv with pip ($$(tail -1 build/venv.log)): install python3-venv or python3-pip, or pip install build, or name a python that has it: make PYTHON=..." >&2; \
+	  false; \
+	fi; }
 
 test:
 	scripts/test

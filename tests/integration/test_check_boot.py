@@ -98,3 +98,17 @@ def test_an_s6_overlay_image_gets_one_warning_per_item_at_boot(boot, tree: Tree)
         assert "init" not in c.lines  # /etc/cont-init.d is not run: that is what the warning says
     finally:
         c.cleanup()
+
+
+def test_ignity_check_in_an_image_sees_env_files_too_large_for_exec(boot, tree: Tree, tmp_path):
+    """`ignity check --root` (as in a Dockerfile's RUN) finds what the boot would refuse (issue #20 point 4)."""
+    image = tmp_path / "image"
+    (image / "etc/ignity/envs").mkdir(parents=True)
+    (image / "etc/ignity/envs/20-big").write_text("".join(f"V{i:04d}={'x' * 1024}\n" for i in range(3000)))
+    c = boot("sh", "-c", "ignity check --root /out/image; echo check=$?", files={"image": image})
+    assert c.wait(timeout=60) == 0, c.output
+    assert "check=1" in c.lines, c.output
+    errors = [line for line in c.lines if line.startswith("error: /etc/ignity/envs: ")]
+    assert len(errors) == 1, c.output
+    assert "the environment is too large to pass to programs: 3000 variables, 3.0 MiB" in errors[0]
+    assert "(/etc/ignity/envs/20-big 3.0 MiB)" in errors[0] and "— make the env files smaller" in errors[0]

@@ -39,6 +39,7 @@ def test_a_second_sigint_during_stage3s_start_changes_nothing(boot, tree: Tree):
         c = boot("sh", "-c", "echo bye; exit 5")
         c.wait_for("bye")
         pid = c.pid1()
+        _cmd_status_recorded(pid)  # else, on a busy machine, the first SIGINT can come before the CMD's exit
         # A burst of SIGINTs through stage 3's whole start (the interpreter starting included).
         deadline = time.monotonic() + 0.25
         while time.monotonic() < deadline:
@@ -50,6 +51,21 @@ def test_a_second_sigint_during_stage3s_start_changes_nothing(boot, tree: Tree):
         assert "finalize-ran" in c.lines
         assert "Traceback" not in c.output and "Fatal Python error" not in c.output
         c.cleanup()
+
+
+def _cmd_status_recorded(pid: int, timeout: float = 20) -> None:
+    """Until the waiter has recorded the CMD's status (state/cmd-status.N) in container `pid`'s
+    /run/ignity: stage 3 starts right after. Polled (no event reaches the host), bounded."""
+    state = f"/proc/{pid}/root/run/ignity/state"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if any(name.startswith("cmd-status.") for name in os.listdir(state)):
+                return
+        except FileNotFoundError:  # PID 1 is gone: stage 3 ran already
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"the CMD's status was not recorded within {timeout} s")
 
 
 # The status table of the README ("Exit status"), each row booted.
@@ -140,13 +156,16 @@ def test_with_retries_passes_a_stop_on_to_its_attempt(boot, tree: Tree):
 def test_stage3_never_signals_a_process_it_may_not(boot, tree: Tree):
     """A non-root container with a root process in it (docker exec -u root): no traceback, the CMD's status."""
     tree.finalize("10-fin", FIN)
-    c = boot("sh", "-c", "echo ready; touch /tmp/go-on; for i in $(seq 1000); do [ -e /tmp/root-in ] && break; "
-             "sleep 0.01; done; exit 3", user="1000:1000", run_tmpfs="mode=1777")  # fmt: skip
+    # The CMD exits once the intruder is in: it writes to a fifo the CMD reads (an event, not a poll of
+    # bounded count, which a busy machine stretched past the hang guard). Not in /tmp itself, where
+    # fs.protected_fifos keeps root from opening a fifo of uid 1000.
+    c = boot("sh", "-c", "mkdir /tmp/h && mkfifo /tmp/h/root-in && echo ready && read _ </tmp/h/root-in; exit 3",
+             user="1000:1000", run_tmpfs="mode=1777")  # fmt: skip
     c.wait_for("ready")
     pid = c.pid1()
     # A root process entered into the container's namespaces, outside Ignity's tree.
     intruder = subprocess.Popen(
-        ["nsenter", "-t", str(pid), "-p", "-m", "--", "sh", "-c", "touch /tmp/root-in; exec sleep 30"],
+        ["nsenter", "-t", str(pid), "-p", "-m", "-r", "-w", "--", "sh", "-c", "echo in >/tmp/h/root-in; exec sleep 30"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

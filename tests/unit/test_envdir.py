@@ -6,6 +6,7 @@ empty environment: s6-envdir -I -fnL DIR s6-envdir -I EMPTYDIR env -0.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -222,3 +223,20 @@ values = st.one_of(
 def test_any_environment_round_trips(env: dict[bytes, bytes]) -> None:
     with tempfile.TemporaryDirectory() as base:
         assert round_trip(Path(base), env) == env
+
+
+def test_write_never_follows_a_link(tmp_path: Path) -> None:
+    """SECURITY.md: root's writes never follow links (a variable's file, or the directory itself)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"victim\n")
+    d, e = tmp_path / "envs", tmp_path / "empty"
+    d.mkdir()
+    (d / "PATH").symlink_to(victim)
+    with pytest.raises(OSError) as info:
+        envdir.write({b"PATH": b"/evil"}, str(d), str(e))
+    assert info.value.errno == errno.ELOOP
+    (tmp_path / "linked").symlink_to(d)
+    with pytest.raises(OSError) as info:
+        envdir.write({b"A": b"1"}, str(tmp_path / "linked"), str(e))
+    assert info.value.errno in (errno.ELOOP, errno.ENOTDIR)
+    assert victim.read_bytes() == b"victim\n"

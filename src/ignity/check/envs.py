@@ -6,6 +6,7 @@ what stage 1 would, but about every bad line, not only the first.
 
 from __future__ import annotations
 
+import os
 import stat
 
 from ignity import config, envfile, paths
@@ -53,7 +54,10 @@ def data_files(ctx: Context, sub: str, what: str) -> Iterator[tuple[str, bytes]]
 
 
 def env_files(ctx: Context) -> None:
-    """Every line of every env file (all bad lines, not only the first), then its IGNITY_* and S6_* names."""
+    """Every line of every env file (all bad lines, not only the first), then its IGNITY_* and S6_* names,
+    then whether what they set fits in one exec."""
+    merged: dict[bytes, bytes] = {}
+    origin: dict[bytes, str] = {}
     for shown, data in data_files(ctx, "envs", "an env file"):
         for number, line in enumerate(data.split(b"\n"), start=1):
             try:
@@ -65,6 +69,8 @@ def env_files(ctx: Context) -> None:
                 if carriage_return:
                     break  # one report for a file with Windows line endings
                 continue
+            merged.update(parsed)
+            origin.update(dict.fromkeys(parsed, shown))
             for key, value in parsed.items():
                 if key == b"USER":
                     ctx.mapped_user = value.decode("utf-8", "replace")
@@ -73,6 +79,33 @@ def env_files(ctx: Context) -> None:
                     setting(ctx, key.decode("ascii"), value.decode("utf-8", "replace"), shown, number)
                 elif key.startswith(b"S6_"):
                     migration.variable(ctx, key.decode("ascii"), shown, number)
+    size(ctx, merged, origin)
+
+
+def size(ctx: Context, merged: dict[bytes, bytes], origin: dict[bytes, str]) -> None:
+    """The boot's own limit (envfile.too_large) on the env files, plus this system's environment
+    when the tree is this system's; a warning when the env files alone take half of it."""
+    directory = f"{paths.ETC}/envs"
+    env = dict(merged)
+    if ctx.live:
+        for key, value in ctx.environ.items():
+            name = os.fsencode(key)
+            env[name] = os.fsencode(value)
+            origin.pop(name, None)
+    problem = envfile.too_large(env, origin)
+    if problem:
+        ctx.error(directory, None, *problem.split(" — ", 1))
+        return
+    used, room = envfile.exec_size(merged), envfile.exec_limit() - envfile.ARGV_ROOM
+    if used > room // 2:
+        ctx.warning(
+            directory,
+            None,
+            f"the env files set {envfile.human(used)} of the {envfile.human(room)} of environment each program "
+            "can be given (ARG_MAX here): the container's own environment adds to it, and past the limit "
+            "the boot is refused",
+            "keep large data in files the programs read",
+        )
 
 
 def environment(ctx: Context) -> None:

@@ -48,7 +48,7 @@ def main() -> NoReturn:
 
         stage2.yield_to_stop()
     try:
-        merged, settings, account = _setup(mode)
+        merged, settings, account = _setup(mode, cmd)
     except IgnityError as e:
         log.error(PHASE, str(e))
         _fail("setup", e.status)
@@ -101,15 +101,22 @@ def _own_group() -> None:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
 
 
-def _setup(mode: str) -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
+def _setup(mode: str, cmd: list[str]) -> tuple[dict[bytes, bytes], config.Config, usermap.Account]:
     """Read and check everything, map the user, fix permissions, make /run/ignity ours."""
     check.special_at_boot()  # before anything opens a file of /etc/ignity: a fifo there must not hang us
-    merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb))
+    origin: dict[bytes, str] = {}
+    merged = envfile.merge(envfile.env_files(f"{paths.ETC}/envs"), dict(os.environb), origin)
     if any(name.startswith(b"FILE__") for name in merged):
         from ignity import secrets  # only when a secret is asked for
 
+        asked = [name[len(secrets.PREFIX) :] for name in merged if name.startswith(secrets.PREFIX)]
         merged = secrets.resolve(merged)
         secrets.unexport(os.environ)
+        origin.update(dict.fromkeys(asked, envfile.SECRETS))
+    # Every program gets this environment: one too large for exec fails the boot now, not half-way.
+    too_large = envfile.too_large(merged, origin, cmd)
+    if too_large:
+        raise IgnityError(too_large)
     env = envfile.own_variables(merged)
     settings = config.from_env(env)
     log.set_verbosity(settings.verbosity)
