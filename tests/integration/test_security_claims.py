@@ -114,13 +114,6 @@ def test_a_mapped_user_of_group_0_is_warned_of_at_every_boot(boot, tree: Tree):
                for line in c.lines), c.output  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="stage 2 drops group and world write from the run-time copies only as root: in a non-root "
-    "container a world-writable script of the image stays so in /run/ignity, and another uid "
-    "(docker exec -u) can rewrite what Ignity's uid runs at the next start of the service",
-)
 def test_a_non_root_container_drops_group_and_world_write_from_its_copies(boot, tree: Tree):
     tree.env("05-user", "USER=app\nUSERMAP_UID=1000\nUSERMAP_GID=1000\n")
     tree.service("svc", "exec sleep 1000")

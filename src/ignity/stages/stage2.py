@@ -92,7 +92,8 @@ def _ms(since: float) -> int:
 
 
 def _copy_dirs() -> None:
-    strip = 0o022 if os.geteuid() == 0 else 0
+    # Never group- or world-writable: another uid could rewrite what Ignity's uid runs (root or not).
+    strip = 0o022
     for name in paths.COPIED:
         source, target = f"{paths.ETC}/{name}", f"{paths.RUN}/{name}"
         if not os.path.isdir(source):
