@@ -24,8 +24,8 @@ def rc(c: Container, name: str) -> int:
 
 def test_status_during_the_boot_says_starting_and_wait_ready_waits_through_it(boot, tree: Tree):
     # 10: a --wait-ready started during the boot tells a fifo when it returns.
-    tree.init("10-waiter", "mkfifo /tmp/w-done\n"
-              "{ ignity status --wait-ready=60000 > /out/w.out; echo $? > /out/w.rc; echo > /tmp/w-done; } &")  # fmt: skip
+    waiter = "{ ignity status --wait-ready=60000 > /out/w.out; echo $? > /out/w.rc; echo > /tmp/w-done; } &"
+    tree.init("10-waiter", "mkfifo /tmp/w-done\n" + waiter)
     # 20: the probes while an init script runs (the boot is not complete).
     tree.init("20-probe", """
 ignity status > /out/s.out 2> /out/s.err; echo $? > /out/s.rc
