@@ -26,8 +26,8 @@ The states, what is "in order" (readiness) and "live", the exit statuses
 and the files read are those of docs/service-states.md: s6's view, plus
 what Ignity's own wrappers and commands recorded under NAME/.ignity/
 (failed, done, restart, operator, job, health) and the container's phase
-(phase.py). While the phase is `starting` nothing else is read: the command
-says `starting: DETAIL` and exits 3; `stopping` exits 4. HEALTH is what the
+(phase.py). While the phase is `starting` the command says `starting: DETAIL`
+first (then the services linked so far) and exits 3; `stopping`, 4. HEALTH is what the
 service's health loop last found (health.py). `--wait-ready` waits through
 the boot, then with `s6-svwait` (-U or -u) on s6-supervise's events rather
 than by polling (see `wait_in_order`), and ends the moment every service is
@@ -664,22 +664,25 @@ def _interrupted(signum: int, frame: object) -> None:
 
 
 def probe(scandir: str, wait_ms: int | None, live: bool) -> tuple[str, str, list[Service]]:
-    """(phase, detail, services): the services are read only while the phase is `running`,
-    and the phase once more after them (a stop may have begun meanwhile)."""
+    """(phase, detail, services): the services as linked so far while `starting` (those
+    s6-svscan has not picked up yet are `unsupervised`), none once `stopping`; the phase
+    is read once more after them (a stop may have begun meanwhile)."""
     deadline = time.monotonic() + wait_ms / 1000 if wait_ms else None
     check_scandir(scandir)
     word, detail = container_phase(scandir)
     if word == phase.STARTING and wait_ms is not None and not live:
         word, detail = wait_for_boot(scandir, deadline)
-    if word != phase.RUNNING:
+    if word == phase.STOPPING:
         return word, detail, []
-    if wait_ms is None or live:
+    if word == phase.RUNNING and wait_ms is not None and not live:
+        services = wait_in_order(scandir, deadline)
+    else:
         services = discover(scandir)
         read_all(services)
-    else:
-        services = wait_in_order(scandir, deadline)
-    word, detail = container_phase(scandir)
-    return word, detail, services if word == phase.RUNNING else []
+    after, after_detail = container_phase(scandir)
+    if after == phase.STOPPING:
+        return after, after_detail, []
+    return word, detail, services
 
 
 def exit_status(word: str, services: list[Service], live: bool) -> int:
@@ -711,10 +714,9 @@ def main(argv: list[str]) -> int:
     if args.json:
         ready, live = exit_status(word, services, False) == READY, exit_status(word, services, True) == READY
         text = as_json(word, detail, services, ready, live)
-    elif word == phase.RUNNING:
-        text = table(services)
     else:
-        text = f"{word}: {detail}\n" if detail else f"{word}\n"
+        text = "" if word == phase.RUNNING else (f"{word}: {detail}\n" if detail else f"{word}\n")
+        text += table(services) if services or word == phase.RUNNING else ""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

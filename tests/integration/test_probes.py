@@ -80,7 +80,11 @@ def test_status_while_waiting_for_a_dependency_names_it(boot, tree: Tree):
 """)  # fmt: skip
     c = boot("sh", "-c", "ignity status --wait-ready=30000 > /out/w.out; echo $? > /out/w.rc")
     assert c.wait(timeout=60) == 0, c.output
-    assert read(c, "s.out") == "starting: waiting for db\n"
+    first, header, *rows = read(c, "s.out").splitlines()
+    assert first == "starting: waiting for db" and header.startswith("NAME")
+    states = {r.split()[0]: r.split()[1] for r in rows}
+    assert states == {"db": "up", "web": "down"}
+    assert next(r for r in rows if r.startswith("web ")).endswith("waits for db")
     assert rc(c, "l.rc") == 0
     assert rc(c, "w.rc") == 0
 
