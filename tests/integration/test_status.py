@@ -266,7 +266,9 @@ echo $(( (b - a) / 1000000 )) > /out/j.ms
 
 def test_usage_errors_and_no_running_supervision_tree(boot, tree: Tree):
     # In stage 3 the phase is `stopping`: the command says so in one line, and exits 4.
-    tree.finalize("10-status", PRELUDE + "st > /out/fin.out 2> /out/fin.err; echo $? > /out/fin.rc")
+    tree.finalize("10-status", PRELUDE + "st > /out/fin.out 2> /out/fin.err; echo $? > /out/fin.rc\n"
+                  "setpriv --reuid 1000 --regid 1000 --clear-groups ignity status > /out/fin1000.out 2>&1\n"
+                  "echo $? > /out/fin1000.rc")  # fmt: skip
     c = run(boot, """
 st --bogus 2> /out/bogus.err; echo $? > /out/bogus.rc
 st --wait-ready=soon 2> /out/soon.err; echo $? > /out/soon.rc
@@ -288,3 +290,5 @@ echo $? > /out/gone.rc
     assert rc(c, "fin.rc") == 4
     assert read(c, "fin.out") == "stopping\n"
     assert read(c, "fin.err") == ""
+    # Another uid cannot look at s6-svscan's fifo: stage 3's own `stopping` tells it.
+    assert (rc(c, "fin1000.rc"), read(c, "fin1000.out")) == (4, "stopping\n")

@@ -186,3 +186,19 @@ def test_the_readmes_probe_lines_are_the_examples():
     dockerfile = section[section.index("```dockerfile\n") + 14 :].split("\n")[0]
     assert dockerfile in (README.parent / "examples" / "Containerfile").read_text()
     assert 'test: ["CMD", "ignity", "status"]' in (README.parent / "examples" / "compose.yaml").read_text()
+
+
+def test_a_supervisor_that_has_not_written_its_first_status_is_read_again(tmp_path: Path, monkeypatch):
+    """The issue's `s6-svstat: fatal: unable to read status for ...`: s6-supervise holds its
+    lock, its status file comes an instant later. This s6-svstat fails like the real one did,
+    and the file exists by the time status looks for it."""
+    fake = tmp_path / "s6-svstat"
+    fake.write_text('#!/bin/sh\nif [ ! -e "$1/supervise/status" ]; then mkdir -p "$1/supervise"; '
+                    ': > "$1/supervise/status"\n'
+                    '  echo "s6-svstat: fatal: unable to read status for $1: No such file or directory" >&2; exit 111\n'
+                    'fi\necho "up (pid 5) 1 seconds"\n')  # fmt: skip
+    fake.chmod(0o755)
+    monkeypatch.setattr(svstatus, "_find", lambda name: str(fake))
+    s = make(tmp_path, "", name="s010")
+    svstatus.read_all([s])
+    assert (s.state, s.pid) == ("up", 5)
