@@ -27,6 +27,7 @@ import os
 import sys
 
 from ignity import config, log, paths, phase, svstatus, wrappers
+from ignity import signals as signal
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every start; only mypy needs it
@@ -330,6 +331,7 @@ def main(command: str, argv: list[str]) -> int:
         args = parser(command).parse_args(argv)
     except SystemExit as e:
         return 0 if e.code in (0, None) else USAGE
+    signal.signal(signal.SIGTERM, svstatus._interrupted)  # as Ctrl-C: no s6-svc left waiting
     try:
         become_owner()
         must_be_running()
@@ -346,7 +348,7 @@ def main(command: str, argv: list[str]) -> int:
     except OSError as e:
         log.error(PHASE, f"{e.filename}: {e.strerror}" if e.filename else str(e))
         return CANNOT
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:
+        return 128 + (e.args[0] if e.args else signal.SIGINT)
     finally:
         sys.stdout.flush()

@@ -33,6 +33,7 @@ def result(c: Attached, *cmd: str, user: str | None = None) -> tuple[int, str, s
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.bases("debian11", "debian12", "debian13")  # s6 2.10, 2.11, 2.13: the -w waits of each
 def test_probes_and_control_through_exec(images: Images, run: Callable[..., Attached], tree: Tree):
     services(tree)
     c = run(images.build(tree.root))
