@@ -5,7 +5,10 @@ non-root one)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +103,42 @@ def test_a_non_root_container_controls_its_own_and_refuses_another_uid(
 
 def c_tmpfs(images: Images) -> list[str]:
     return images.engine.tmpfs_run_ignity("1000:1000")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_healthcheck() -> str:
+    section = README.read_text().split("## Operating a running container", 1)[1]
+    return section.split("```dockerfile\n", 1)[1].split("\n", 1)[0]
+
+
+@pytest.mark.engines("docker")  # Podman keeps HEALTHCHECK only in --format docker images
+def test_the_readmes_healthcheck_under_docker(images: Images, run: Callable[..., Attached], tree: Tree):
+    tree.init("10-slow", "mkfifo /tmp/go; echo init waiting; read x < /tmp/go")
+    tree.service("web", "echo web up; exec sleep 1000")
+    line = readme_healthcheck()
+    assert line.startswith("HEALTHCHECK ") and line.endswith('CMD ["ignity", "status"]')
+    c = run(images.build(tree.root, steps=[line]), options=["--health-interval", "1s"])
+    c.wait_for("init waiting")
+
+    def health() -> tuple[str, list[int]]:
+        out = c.engine("inspect", "--format", "{{json .State.Health}}", c.name).stdout
+        state = json.loads(out)
+        return state["Status"], [entry["ExitCode"] for entry in state.get("Log") or []]
+
+    def until(done: Callable[[tuple[str, list[int]]], bool]) -> tuple[str, list[int]]:
+        deadline = time.monotonic() + 60  # hang guard: Docker runs the check every second
+        while not done(now := health()):
+            assert time.monotonic() < deadline, now
+            time.sleep(0.2)
+        return now
+
+    # During the boot: the check runs and says starting (3); Docker: still "starting".
+    status, codes = until(lambda h: bool(h[1]))
+    assert status == "starting" and set(codes) == {3}, (status, codes)
+    assert c.exec("sh", "-c", "echo > /tmp/go").returncode == 0
+    status, codes = until(lambda h: h[0] == "healthy")
+    assert codes[-1] == 0
+    assert c.stop(grace=15) < 10
+    assert c.wait() == 0, c.output
