@@ -71,6 +71,27 @@ def _code(text: str) -> int:
     return int(text)
 
 
+# Commands that parse their own options, one line each: name -> help.
+OWN_PARSER_HELP = {
+    "status": "the phase and the services' state; exit 0 when ready (--live: alive; --wait-ready)",
+    "start": "start services (and their dependencies); return once up, or ready",
+    "stop": "stop services; return once down (stopped by operator)",
+    "restart": "stop, then start services; return once up again",
+    "signal": "send a signal to running services: ignity signal HUP NAME",
+}
+
+
+def _own_parser(command: str, argv: list[str]) -> int:
+    """Run a command that parses its own options; its exit status."""
+    if command == "status":
+        from ignity import svstatus
+
+        return svstatus.main(argv)
+    from ignity import control  # start, stop, restart, signal
+
+    return control.main(command, argv)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="ignity", description="Process supervision for containers, on s6.")
     parser.add_argument("--version", action="version", version=f"ignity {__version__}")
@@ -81,15 +102,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     p_check = sub.add_parser("check", help="validate /etc/ignity without running anything")
     p_check.add_argument("--root", default="", help="check the tree under this directory instead of /")
     p_check.add_argument("--json", action="store_true", help='print {"errors": [...], "warnings": [...]}')
-    sub.add_parser("status", help="the services' state; exit 0 when every wanted service is up (and ready)",
-                   add_help=False)  # fmt: skip
+    for name, what in OWN_PARSER_HELP.items():
+        sub.add_parser(name, help=what, add_help=False)
     p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
     p_halt.add_argument("code", nargs="?", type=_code, default=0)
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["status"]:  # its own options: ignity status --help
-        from ignity import svstatus
-
-        sys.exit(svstatus.main(argv[1:]))
+    if argv[:1] and argv[0] in OWN_PARSER_HELP:  # commands with their own options: ignity status --help
+        sys.exit(_own_parser(argv[0], argv[1:]))
     args = parser.parse_args(argv)
     if args.command == "check":
         from ignity import check

@@ -27,6 +27,8 @@ SERVICES = f"{RUN}/services"
 SCANDIR = f"{RUN}/services-state"
 SVSCAN_CTL = f"{SCANDIR}/.s6-svscan"
 SVSCAN_CONTROL = f"{SVSCAN_CTL}/control"
+# The container's phase for `ignity status` (phase.py, docs/service-states.md).
+PHASE = f"{RUN}/phase"
 
 # Ignity's private bookkeeping between stages (not part of the contract),
 # root's alone (0700) when Ignity runs as root. Stage 0 lays it out.

@@ -108,12 +108,12 @@ if [ -O {paths.SKEL} ]; then
   for f in {run}/* {run}/.[!.]* {run}/..?*; do
     if [ -e "$f" ] || [ -L "$f" ]; then
       install -d -o 0 -g 0 -m 0755 {run} 2>/dev/null
-      rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+      rm -rf {state} {scan} {paths.ENVIRON} {paths.PHASE} 2>/dev/null
       break
     fi
   done
 elif [ -e {state} ] || [ -e {scan} ] || [ -L {paths.ENVIRON} ] || [ -e {paths.ENVIRON} ]; then
-  rm -rf {state} {scan} {paths.ENVIRON} 2>/dev/null
+  rm -rf {state} {scan} {paths.ENVIRON} {paths.PHASE} 2>/dev/null
 fi
 [ -d {run} ] || mkdir -p {run} 2>/dev/null
 if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import time
 
-from ignity import health, log, paths, procs, runtime, tools, wrappers
+from ignity import health, log, paths, phase, procs, runtime, tools, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -228,6 +228,7 @@ def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
     outer += [f" {startup}", " R", "", tools.find("if"), *(" " + word for word in inner), ""]
     outer += [tools.find("s6-ftrig-notify"), startup, "R"]
     log.debug(PHASE, f"waiting for {len(awaited)} service(s), at most {wait_ms or 'unlimited'} ms")
+    phase.starting("waiting for " + ", ".join(s.name for s in awaited))
     status = procs.run(outer, stderr_to_null=True)
     failed = [s.name for s in awaited if wrappers.failed_permanently(s.path)]
     if failed:
@@ -297,6 +298,7 @@ def _start_in_order(
     try:
         launch_startable()
         while pending:
+            phase.starting("waiting for " + ", ".join(sorted(pending.values())))
             pid, wstatus = os.waitpid(-1, 0)
             name = pending.pop(pid, "")
             if not name:

@@ -22,22 +22,22 @@ most `max-death-tally` deaths (a file in the service directory; default 100,
 at most 4096, 0 to keep none): past that the oldest are forgotten, so a full
 tally is shown as "100+" (`deaths_capped` in JSON).
 
-A service is in order when it is not wanted up, or when it is up and, if it
-has a `notification-fd`, ready: the same condition as
-`IGNITY_CMD_WAIT_FOR_SERVICES`. Two cases s6 alone would call in order are
-not: a service Ignity holds down until its dependencies are up (stage 2's
-`.ignity/held`; the NOTE column says what it waits for), and a service that
-should be up (no `down` file, not stopped with `s6-svc -d`) whose finish
-exited 125, which s6 takes as "do not restart" and shows as merely wanted
-down (the finish wrapper records it in `.ignity/failed`, see wrappers.py).
-HEALTH is what the service's health loop last found (health.py). `--wait-ready` waits for it with
-`s6-svwait` (-U or -u), on s6-supervise's events rather than by polling
-(see `wait_in_order`), and ends the moment it holds: a Kubernetes exec
-readiness probe, or a script's "wait until the container is ready".
+The states, what is "in order" (readiness) and "live", the exit statuses
+and the files read are those of docs/service-states.md: s6's view, plus
+what Ignity's own wrappers and commands recorded under NAME/.ignity/
+(failed, done, restart, operator, job, health) and the container's phase
+(phase.py). While the phase is `starting` the command says `starting: DETAIL`
+first (then the services linked so far) and exits 3; `stopping`, 4. HEALTH is what the
+service's health loop last found (health.py). `--wait-ready` waits through
+the boot, then with `s6-svwait` (-U or -u) on s6-supervise's events rather
+than by polling (see `wait_in_order`), and ends the moment every service is
+in order: a Kubernetes readiness probe, or a script's "wait until the
+container is ready". `--live` is the liveness probe: non-zero only once the
+container needs a restart (a service given up on, a stop in progress).
 
-Exit status: 0 every service in order; 1 otherwise; 100 usage error; 111
-not inside a running Ignity container (no scan directory, or no s6-svscan
-on it), with one line on stderr.
+Exit status: 0 ready (or alive, with --live); 1 not ready (with --live: a
+service failed); 3 starting (never with --live: 0); 4 stopping; 100 usage
+error; 111 not inside a running Ignity container, with one line on stderr.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import os
 import sys
 import time
 
-from ignity import health, log, paths, tools, wrappers
+from ignity import health, log, paths, phase, tools, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -64,33 +64,62 @@ MAX_DEATH_TALLY = 4096
 BATCH = 64
 # s6-supervise's states, as this command names them.
 UP, DOWN, FINISHING, UNSUPERVISED = "up", "down", "finishing", "unsupervised"
+# Ignity's states on top (docs/service-states.md); a job's two.
+FAILED, DONE, RESTARTING = "failed", "done", "restarting"
+IDLE, RUNNING = "idle", "running"
+# Exit statuses (docs/service-states.md).
+READY, NOT_READY, STARTING, STOPPING, USAGE, NOT_HERE = 0, 1, 3, 4, 100, 111
+# Seconds between two looks at the phase while the container boots (doubling).
+PHASE_PAUSE, PHASE_PAUSE_MAX = 0.01, 0.1
+OPERATOR_STOPPED = "stopped"
 # Seconds between two looks at a service that has no supervisor yet (doubling).
 UNSUPERVISED_PAUSE, UNSUPERVISED_PAUSE_MAX = 0.01, 0.5
 # Dispositions Python sets for itself that would otherwise survive exec.
 _SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
+def _line(path: str) -> str:
+    """The first line of a small file of Ignity's, stripped; "" when absent or empty."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096).decode("utf-8", "replace").split("\n", 1)[0].strip()
+    except OSError:
+        return ""
+
+
+def _numbers(text: str, count: int) -> list[int | None] | None:
+    """`count` whole numbers (or `-`: unknown) from one line; None when malformed."""
+    words = text.split()
+    if len(words) != count or not all(w == "-" or w.lstrip("-").isdigit() for w in words):
+        return None
+    return [None if w == "-" else int(w) for w in words]
+
+
 class Service:
-    """One supervised service directory and what s6 says about it."""
+    """One supervised service directory: what s6 says about it, and what Ignity recorded."""
 
     __slots__ = (
         "deaths",
         "deaths_capped",
         "deps",
+        "done",
         "exit_code",
         "exit_signal",
-        "failed",
+        "failed_reason",
         "health",
         "held",
+        "job",
         "name",
         "normally_up",
         "notifies",
+        "operator",
         "path",
         "paused",
         "pid",
         "ready",
+        "restart",
+        "s6_state",
         "seconds",
-        "state",
         "waits_for",
         "wanted_up",
     )
@@ -102,11 +131,18 @@ class Service:
         # Held: Ignity's start-up keeps it down (a `down` file of its own) until its dependencies are up.
         self.held = wrappers.held(path)
         self.normally_up = self.held or not os.path.exists(f"{path}/down")
-        self.failed = False  # should be up, but its finish exited 125 (s6: permanent failure)
+        # A job (a `schedule` file): [LAST_START_MS, LAST_END_MS, LAST_EXIT, NEXT_MS] (None: unknown).
+        self.job: list[int | None] | None = None
+        if os.path.exists(f"{path}/schedule"):
+            self.job = _numbers(_line(f"{path}/{wrappers.PRIVATE}/job"), 4) or [None] * 4
+        self.failed_reason = ""  # .ignity/failed: why it was given up on
+        self.done = ""  # .ignity/done: the run that ended it for good
+        self.restart: list[int | None] | None = None  # .ignity/restart: DEATHS DELAY_MS NEXT_MS
+        self.operator = False  # .ignity/operator: stopped by `ignity stop`
         self.health: health.State | None = None
         self.deps: list[str] = []
         self.waits_for: list[str] = []  # dependencies not in order, while this one is not
-        self.state = UNSUPERVISED
+        self.s6_state = UNSUPERVISED  # up, down, finishing or unsupervised: s6-supervise's view
         self.ready = False  # up and has notified readiness (meaningful only when `notifies`)
         self.pid: int | None = None
         self.seconds: int | None = None  # in the current state
@@ -117,26 +153,86 @@ class Service:
         self.wanted_up = self.normally_up
         self.paused = False
 
+    def read_records(self) -> None:
+        """What Ignity's wrappers and commands recorded in .ignity/ (docs/service-states.md)."""
+        private = f"{self.path}/{wrappers.PRIVATE}"
+        reason = _line(f"{private}/failed")
+        self.failed_reason = "finish exited 125" if reason == "125" else reason  # "125": the older wrapper's
+        self.done = _line(f"{private}/done")
+        self.restart = _numbers(_line(f"{private}/restart"), 3)
+        self.operator = _line(f"{private}/operator") == OPERATOR_STOPPED
+        self.health = health.read(self.path)
+
+    @property
+    def state(self) -> str:
+        """The first state of docs/service-states.md that holds."""
+        s6 = self.s6_state
+        if s6 == UNSUPERVISED:
+            return UNSUPERVISED
+        if self.job is not None:
+            return RUNNING if s6 == UP else IDLE
+        if s6 != UP:
+            if self.failed_reason:
+                return FAILED
+            if self.done:
+                return DONE
+            if self.restart is not None and self.restart[2] is not None:
+                return RESTARTING
+        return s6
+
+    @property
+    def failed(self) -> bool:
+        return self.state == FAILED
+
     @property
     def in_order(self) -> bool:
-        """Not wanted up (nor held for its dependencies, nor failed permanently),
-        or up (and ready, when it can say so)."""
-        if self.failed:
+        """Readiness: done, a job, stopped on purpose, or up (and ready, when it can say so, and not unhealthy)."""
+        state = self.state
+        if state in (DONE, IDLE, RUNNING):
+            return True
+        if state in (UNSUPERVISED, FAILED, RESTARTING):
             return False
-        return not (self.wanted_up or self.held) or (self.state == UP and (self.ready or not self.notifies))
+        if state == UP and (self.ready or not self.notifies):
+            return not (self.health is not None and self.health.state == "unhealthy")
+        return not (self.wanted_up or self.held)
+
+    @property
+    def live(self) -> bool:
+        return self.state != FAILED
 
     @property
     def note(self) -> str | None:
-        """Why it is not in order, or else the last failed health check."""
-        if self.failed:
-            return "failed permanently (its finish exited 125)"
+        """Why it is in its state when that needs saying, or else the last failed health check."""
+        state = self.state
+        if state == FAILED:
+            return f"given up: {self.failed_reason}"
+        if state == DONE:
+            return f"done: {self.done}"
+        if state == RESTARTING and self.restart is not None:
+            deaths, delay, next_ms = self.restart
+            left = max(0, (next_ms or 0) - int(time.time() * 1000))
+            return f"restarts in {left / 1000:.1f} s ({deaths} death{'' if deaths == 1 else 's'}, delay {delay} ms)"
+        if state in (IDLE, RUNNING) and self.job is not None:
+            return self.job_note()
         if self.waits_for:
             return "waits for " + ", ".join(self.waits_for)
         if not self.in_order and self.held:
             return "held until its dependencies are up"
+        if state in (DOWN, FINISHING) and self.operator and not self.wanted_up:
+            return "stopped by operator"
         if self.health is not None and self.health.last_failure is not None:
             return f"last failed check: {self.health.last_failure}"
         return None
+
+    def job_note(self) -> str | None:
+        assert self.job is not None
+        _, _, last_exit, next_ms = self.job
+        parts = []
+        if last_exit is not None:
+            parts.append(f"last exit {last_exit}")
+        if next_ms is not None:
+            parts.append(f"next in {max(0, next_ms - int(time.time() * 1000)) // 1000} s")
+        return ", ".join(parts) or None
 
     def health_cell(self) -> str:
         h = self.health
@@ -148,6 +244,12 @@ class Service:
         return cell
 
     def as_json(self) -> dict[str, object]:
+        restart = None
+        if self.restart is not None:
+            restart = dict(zip(("deaths", "delay_ms", "next_ms"), self.restart))
+        job = None
+        if self.job is not None:
+            job = dict(zip(("last_start_ms", "last_end_ms", "last_exit", "next_ms"), self.job))
         return {
             "name": self.name,
             "state": self.state,
@@ -162,6 +264,11 @@ class Service:
             "normally_up": self.normally_up,
             "paused": self.paused,
             "failed": self.failed,
+            "failed_reason": self.failed_reason or None,
+            "done": self.done or None,
+            "restart": restart,
+            "operator": self.operator and not self.wanted_up,
+            "job": job,
             "waits_for": self.waits_for,
             "health": self.health.state if self.health else None,
             "health_failures": self.health.failures if self.health else None,
@@ -169,6 +276,7 @@ class Service:
             "health_restarts": self.health.restarts if self.health else None,
             "note": self.note,
             "ok": self.in_order,
+            "live": self.live,
         }
 
     def as_row(self) -> list[str]:
@@ -200,22 +308,33 @@ HEADER = ["NAME", "STATE", "READY", "PID", "FOR", "LAST EXIT", "DEATHS", "WANTED
 
 
 def check_scandir(scandir: str) -> None:
-    """Fail (111) unless s6-svscan runs on `scandir`.
+    """Fail (111) unless `scandir` exists: not inside an Ignity container."""
+    if not os.path.isdir(scandir):
+        raise IgnityError(f"{scandir} does not exist: not in a running Ignity container", NOT_HERE)
+
+
+def svscan_running(scandir: str) -> bool:
+    """Whether s6-svscan runs on `scandir`.
 
     s6-svscan keeps its control fifo open for reading while it runs; opening
     it for writing without blocking fails with ENXIO when nobody reads it (as
     during stage 3, once s6-svscan has handed PID 1 over). Nothing is written.
+    Another uid may not open it: then s6-svstat speaks per service.
     """
-    if not os.path.isdir(scandir):
-        raise IgnityError(f"{scandir} does not exist: not in a running Ignity container", 111)
     try:
         fd = os.open(f"{scandir}/.s6-svscan/control", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
-        if e.errno in (errno.ENXIO, errno.ENOENT):
-            message = f"s6-svscan is not running on {scandir}: the container is starting or stopping"
-            raise IgnityError(message, 111) from None
-        return  # not ours to open (another user's tree): let s6-svstat speak per service
+        return e.errno not in (errno.ENXIO, errno.ENOENT)
     os.close(fd)
+    return True
+
+
+def container_phase(scandir: str) -> tuple[str, str]:
+    """(phase, detail): /run/ignity/phase, where `running` with no s6-svscan is stage 3's."""
+    word, detail = phase.read()
+    if word == phase.RUNNING and not svscan_running(scandir):
+        return phase.STOPPING, ""
+    return word, detail
 
 
 def discover(scandir: str) -> list[Service]:
@@ -320,12 +439,12 @@ def parse_svstat(service: Service, line: str) -> None:
     service.seconds = int(seconds[0])
     service.paused = "paused" in flags
     if head == UP:
-        service.state = UP
+        service.s6_state = UP
         service.pid = int(words[1]) if words[0] == "pid" and words[1].isdigit() else None
         service.ready = ready
         service.wanted_up = "want down" not in flags
     else:
-        service.state = DOWN if ready else FINISHING
+        service.s6_state = DOWN if ready else FINISHING
         service.wanted_up = "want up" in flags
         if words[0] == "signal":
             service.exit_signal = words[1]
@@ -361,17 +480,21 @@ def read_all(services: list[Service]) -> None:
     """Ask s6 about every service: s6-svstat for each, then s6-svdt for those that died."""
     svstat = _find("s6-svstat")
     for service, (code, out) in zip(services, run_all([[svstat, s.path] for s in services])):
+        if code != 0 and not _unsupervised(service, code):
+            # s6-supervise takes its lock before it writes its first status: s6-svstat, in
+            # between, fails to read it. Asked again, it sees one or the other.
+            code, out = run_all([[svstat, service.path]])[0]
         if code == 0:
             parse_svstat(service, out)
-        elif code == 1 or not os.path.exists(f"{service.path}/supervise/status"):
+        elif _unsupervised(service, code):
             # No s6-supervise (not picked up yet, or torn down), or one that
             # has just started and not yet written its first status.
-            service.state = UNSUPERVISED
+            service.s6_state = UNSUPERVISED
         else:
             raise IgnityError(f"s6-svstat {service.path} failed: {out.strip() or f'status {code}'}", 111)
     died = []
     for service in services:
-        if service.state == UNSUPERVISED:
+        if service.s6_state == UNSUPERVISED:
             continue
         cap = _max_death_tally(service)
         try:
@@ -384,7 +507,7 @@ def read_all(services: list[Service]) -> None:
             # Empty: no death since boot, or (max-death-tally 0) none recorded;
             # then only s6-svstat's last exit of a down service is known.
             service.deaths = 0 if cap else None
-            if cap and service.state != UP:
+            if cap and service.s6_state != UP:
                 service.exit_code = service.exit_signal = None  # never ran, or never died
     if died:
         svdt = _find("s6-svdt")
@@ -394,21 +517,41 @@ def read_all(services: list[Service]) -> None:
     _orchestration(services)
 
 
+def _unsupervised(service: Service, code: int) -> bool:
+    """s6-svstat's failure means no supervisor (yet, or any more)."""
+    return code == 1 or not os.path.exists(f"{service.path}/supervise/status")
+
+
 def _orchestration(services: list[Service]) -> None:
-    """What Ignity's own wrappers recorded: permanent failures, health, what each service waits for."""
+    """What Ignity's own wrappers and commands recorded, and what each service waits for."""
     by_name = {}
     for service in services:
         by_name[service.name] = service
-        service.health = health.read(service.path)
-        service.failed = (
-            service.normally_up and service.state in (DOWN, FINISHING) and wrappers.failed_permanently(service.path)
-        )
+        service.read_records()
     for service in services:
         if not service.in_order:
             service.waits_for = [d for d in service.deps if d in by_name and not by_name[d].in_order]
 
 
 # -- waiting ----------------------------------------------------------------
+
+
+def wait_for_boot(scandir: str, deadline: float | None) -> tuple[str, str]:
+    """Until the phase is no longer `starting`, or `deadline`; the last (phase, detail).
+
+    Stage 2 sends no event a reader of any uid could subscribe to: a bounded
+    look at one small file, after a short, growing pause (at most PHASE_PAUSE_MAX).
+    """
+    pause = PHASE_PAUSE
+    while True:
+        word, detail = container_phase(scandir)
+        if word != phase.STARTING:
+            return word, detail
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return word, detail
+        time.sleep(pause if left is None else min(pause, left))
+        pause = min(2 * pause, PHASE_PAUSE_MAX)
 
 
 def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
@@ -419,11 +562,13 @@ def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
     the others), then reads them all again: a service can have gone down
     meanwhile. A round that s6-svwait ends with a failure (time out, a
     permanent failure, a supervisor gone) is the last one, and so is a
-    reading where a service has failed permanently (see `Service.failed`).
+    reading where a service was given up on (see `Service.failed`).
 
-    The one exception to waiting on events: a service s6-svscan has not
-    picked up yet (the first milliseconds of a container) has no supervisor
-    to send any, so it is looked at again after a short, growing pause.
+    The exceptions to waiting on events: a service s6-svscan has not picked
+    up yet (the first milliseconds of a container, a reload) has no
+    supervisor to send any, and an up service found unhealthy changes only
+    in its health loop's file: both are looked at again after a short,
+    growing pause.
     """
     svwait = _find("s6-svwait")
     pause = UNSUPERVISED_PAUSE
@@ -431,16 +576,16 @@ def wait_in_order(scandir: str, deadline: float | None) -> list[Service]:
         services = discover(scandir)
         read_all(services)
         late = [s for s in services if not s.in_order]
-        if not late or any(s.failed for s in late):
-            return services  # in order, or one never will be: s6 does not restart a permanent failure
+        if not late or any(s.failed for s in late) or container_phase(scandir)[0] == phase.STOPPING:
+            return services  # in order, or one never will be: nothing restarts a service given up on
         timeout: list[str] = []
         if deadline is not None:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 return services
             timeout = ["-t", str(remaining_ms)]
-        if any(s.state == UNSUPERVISED for s in late):
-            # Bounded retry, not synchronisation: no s6 event exists before a supervisor does.
+        if any(s.s6_state == UNSUPERVISED or (s.s6_state == UP and (s.ready or not s.notifies)) for s in late):
+            # Bounded retry, not synchronisation: no s6 event exists for these.
             time.sleep(pause if deadline is None else min(pause, remaining_ms / 1000))
             pause = min(2 * pause, UNSUPERVISED_PAUSE_MAX)
             continue
@@ -462,10 +607,17 @@ def table(services: list[Service]) -> str:
     return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)
 
 
-def as_json(services: list[Service]) -> str:
+def as_json(word: str, detail: str, services: list[Service], ready: bool, live: bool) -> str:
     from ignity import jsonout
 
-    return jsonout.dumps([s.as_json() for s in services], indent=2) + "\n"
+    report = {
+        "phase": word,
+        "detail": detail or None,
+        "ready": ready,
+        "live": live,
+        "services": [s.as_json() for s in services],
+    }
+    return jsonout.dumps(report, indent=2) + "\n"
 
 
 # -- the command -------------------------------------------------------------
@@ -484,10 +636,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="ignity status",
-        description="Show every service as s6 sees it. Exit 0 when every service wanted up is up "
-        "(and ready, if it has a notification-fd), else 1.",
+        description="Show the container's phase and every service. Exit 0 when the boot is complete and "
+        "every service is in order (up, and ready where it notifies; or stopped on purpose); 1 when one is "
+        "not; 3 while the container starts; 4 once it stops; 111 outside a running Ignity container.",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+    p.add_argument("--json", action="store_true", help='print {"phase", "detail", "ready", "live", "services": [...]}')
     p.add_argument(
         "--wait-ready",
         nargs="?",
@@ -495,7 +648,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         type=_milliseconds,
         metavar="MS",
-        help=f"first wait until that holds, at most MS ms (default {DEFAULT_WAIT_MS}; 0: no limit)",
+        help=f"first wait, through the boot, until it is ready, at most MS ms (default {DEFAULT_WAIT_MS}; 0: no limit)",
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="liveness: exit 0 while starting or running, 1 once a service was given up on, 4 once stopping",
     )
     return p
 
@@ -505,32 +663,63 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signum)
 
 
+def probe(scandir: str, wait_ms: int | None, live: bool) -> tuple[str, str, list[Service]]:
+    """(phase, detail, services): the services as linked so far while `starting` (those
+    s6-svscan has not picked up yet are `unsupervised`), none once `stopping`; the phase
+    is read once more after them (a stop may have begun meanwhile)."""
+    deadline = time.monotonic() + wait_ms / 1000 if wait_ms else None
+    check_scandir(scandir)
+    word, detail = container_phase(scandir)
+    if word == phase.STARTING and wait_ms is not None and not live:
+        word, detail = wait_for_boot(scandir, deadline)
+    if word == phase.STOPPING:
+        return word, detail, []
+    if word == phase.RUNNING and wait_ms is not None and not live:
+        services = wait_in_order(scandir, deadline)
+    else:
+        services = discover(scandir)
+        read_all(services)
+    after, after_detail = container_phase(scandir)
+    if after == phase.STOPPING:
+        return after, after_detail, []
+    return word, detail, services
+
+
+def exit_status(word: str, services: list[Service], live: bool) -> int:
+    if word == phase.STOPPING:
+        return STOPPING
+    if word == phase.STARTING:
+        return READY if live else STARTING
+    if live:
+        return READY if all(s.live for s in services) else NOT_READY
+    return READY if all(s.in_order for s in services) else NOT_READY
+
+
 def main(argv: list[str]) -> int:
-    """`ignity status [--json] [--wait-ready[=MS]]`; returns the exit status."""
+    """`ignity status [--json] [--wait-ready[=MS]] [--live]`; returns the exit status."""
     try:
         args = parser().parse_args(argv)
     except SystemExit as e:  # argparse has printed help (0) or the usage error
-        return 0 if e.code in (0, None) else 100
-    start = time.monotonic()
-    scandir = paths.SCANDIR
+        return 0 if e.code in (0, None) else USAGE
     signal.signal(signal.SIGTERM, _interrupted)
     try:
-        check_scandir(scandir)
-        if args.wait_ready is None:
-            services = discover(scandir)
-            read_all(services)
-        else:
-            deadline = start + args.wait_ready / 1000 if args.wait_ready else None
-            services = wait_in_order(scandir, deadline)
+        word, detail, services = probe(paths.SCANDIR, args.wait_ready, args.live)
     except (IgnityError, OSError) as e:
         message = str(e) if isinstance(e, IgnityError) else f"{e.filename}: {e.strerror}"
         log.error(PHASE, message)
-        return e.status if isinstance(e, IgnityError) else 111
+        return e.status if isinstance(e, IgnityError) else NOT_HERE
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM during --wait-ready: 128+N as a shell says
         return 128 + (e.args[0] if e.args else signal.SIGINT)
+    code = exit_status(word, services, args.live)
+    if args.json:
+        ready, live = exit_status(word, services, False) == READY, exit_status(word, services, True) == READY
+        text = as_json(word, detail, services, ready, live)
+    else:
+        text = "" if word == phase.RUNNING else (f"{word}: {detail}\n" if detail else f"{word}\n")
+        text += table(services) if services or word == phase.RUNNING else ""
     try:
-        sys.stdout.write(as_json(services) if args.json else table(services))
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:  # `ignity status | head -1`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-    return 0 if all(s.in_order for s in services) else 1
+    return code

@@ -50,7 +50,7 @@ def test_core_lifecycle_with_readiness_and_status(images: Images, run: Callable[
     assert all(line in lines for line in expected), c.output
     assert [lines.index(line) for line in expected] == sorted(lines.index(line) for line in expected), c.output
     assert "plain up" in lines, c.output
-    listed = json.loads("\n".join(line[len("json: ") :] for line in lines if line.startswith("json: ")))
+    listed = json.loads("\n".join(line[len("json: ") :] for line in lines if line.startswith("json: ")))["services"]
     assert {(s["name"], s["state"], s["ready"], s["ok"]) for s in listed} == {
         ("late", "up", True, True),
         ("plain", "up", None, True),

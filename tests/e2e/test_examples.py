@@ -75,9 +75,19 @@ def test_kubernetes_example_starts_serves_and_stops_cleanly(pod: Podman):
     assert podman("exec", POD_CONTAINER, "ignity", "status", check=False).returncode == 0
     # It serves, on localhost inside the pod.
     assert "Hello from Ignity" in podman("exec", POD_CONTAINER, "python3", "-c", GET).stdout
-    # The liveness probe, as Podman turned it into a healthcheck.
+    # The liveness probe, as Podman turned it into a healthcheck: `ignity status --live`.
+    test = podman("inspect", "--format", "{{json .Config.Healthcheck.Test}}", POD_CONTAINER).stdout
+    assert "ignity" in test and "--live" in test, test
     health = podman("healthcheck", "run", POD_CONTAINER, check=False)
     assert health.returncode == 0, health.stdout + health.stderr
+    # An operator's stop, through exec, as the pod's uid: the probes still pass (stopped on
+    # purpose), and a start brings it back.
+    stopped = podman("exec", POD_CONTAINER, "ignity", "stop", "web", check=False)
+    assert (stopped.returncode, stopped.stdout) == (0, "web: down (stopped by operator)\n"), stopped.stderr
+    assert podman("exec", POD_CONTAINER, "ignity", "status", check=False).returncode == 0
+    assert podman("healthcheck", "run", POD_CONTAINER, check=False).returncode == 0
+    started = podman("exec", POD_CONTAINER, "ignity", "start", "web", check=False)
+    assert (started.returncode, started.stdout) == (0, "web: up\n"), started.stderr
     # What the manifest asked for.
     inspect = podman("inspect", "--format", "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}", POD_CONTAINER)
     assert inspect.stdout.split() == ["1000:1000", "true"]

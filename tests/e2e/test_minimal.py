@@ -63,7 +63,8 @@ def _assert_whole_lifecycle(c: Attached, uid: int, root: str) -> None:
     for expected in (
         f"init as {uid} FROM_FILE=yes",
         f"svc up as {uid}",
-        'json:[{"name":"svc","state":"up","ready":true,',
+        'json:{"phase":"running","detail":null,"ready":true,"live":true,"services":[{"name":"svc","state":"up",'
+        '"ready":true,',
         "check ok",
         "loaded A=1 B=two words",
         "retries=137",

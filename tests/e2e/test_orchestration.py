@@ -60,7 +60,7 @@ def test_failing_health_check_restarts_once_visible_in_status(images: Images, ru
     (d / "health").chmod(0o755)
     c = run(images.build(tree.root))
     c.wait_for_count("svc start", 2)  # the restart the health loop asked for
-    status = {o["name"]: o for o in json.loads(c.exec("ignity", "status", "--json").stdout)}
+    status = {o["name"]: o for o in json.loads(c.exec("ignity", "status", "--json").stdout)["services"]}
     assert status["svc"]["health_restarts"] == 1 and status["svc"]["deaths"] == 1, status
     assert status["svc"]["health_last_failure"] == "exit 1: no db", status
     c.stop()

@@ -133,13 +133,13 @@ def test_status_shows_what_a_held_service_waits_for(boot, tree: Tree):
     notifying(tree, "web", "0", "cache")
     c = boot("sh", "-c", "ignity status --json > /out/after.json")
     assert c.wait() == 0, c.output
-    held = {o["name"]: o for o in json.loads((c.out / "held.json").read_text())}
+    held = {o["name"]: o for o in json.loads((c.out / "held.json").read_text())["services"]}
     assert held["web"]["waits_for"] == ["cache"] and held["web"]["ok"] is False
     assert held["cache"]["waits_for"] == ["db"]
     assert held["web"]["note"] == "waits for cache" and held["web"]["normally_up"] is True
     row = next(line for line in (c.out / "held.txt").read_text().splitlines() if line.startswith("web "))
     assert row.endswith("waits for cache")
-    after = {o["name"]: o for o in json.loads((c.out / "after.json").read_text())}
+    after = {o["name"]: o for o in json.loads((c.out / "after.json").read_text())["services"]}
     assert all(o["ok"] and o["waits_for"] == [] and o["note"] is None for o in after.values()), after
 
 
@@ -262,7 +262,7 @@ def test_failing_health_check_restarts_the_service_once(boot, tree: Tree):
     (svc / "health").chmod(0o755)
     c = boot("sh", "-c", "read x < /tmp/fourth; ignity status --json > /out/status.json; ignity status")
     assert c.wait(timeout=30) == 0, c.output
-    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())["services"]}
     assert status["svc"]["health"] == "healthy"
     assert status["svc"]["health_restarts"] == 1
     assert status["svc"]["health_last_failure"] == "exit 1: db down"
@@ -281,7 +281,7 @@ def test_health_check_timeout_counts_as_a_failure(boot, tree: Tree):
     (svc / "health").chmod(0o755)
     c = boot("sh", "-c", "read x < /tmp/second; ignity status --json > /out/status.json")
     assert c.wait(timeout=30) == 0, c.output
-    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())["services"]}
     assert status["svc"]["health"] == "failing" and status["svc"]["health_failures"] == 1
     assert status["svc"]["health_last_failure"] == "timed out after 100 ms"
 
@@ -322,14 +322,14 @@ echo $(( ($(date +%s%N) - t0) / 1000000 )) > /out/ms
 """
     c = boot("sh", "-c", script)
     assert c.wait() == 0, c.output
-    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())["services"]}
     assert status["broken"]["failed"] is True and status["broken"]["ok"] is False
-    assert status["broken"]["note"] == "failed permanently (its finish exited 125)"
+    assert status["broken"]["note"] == "given up: finish exited 125"
     assert status["fine"]["ok"] is True
     assert (c.out / "rc").read_text().strip() == "1"
     assert (c.out / "rc-wait").read_text().strip() == "1"
     assert int((c.out / "ms").read_text()) < 5000  # not the 20 s limit
-    assert "failed permanently" in (c.out / "status.txt").read_text()
+    assert "given up: finish exited 125" in (c.out / "status.txt").read_text()
 
 
 def test_a_service_stopped_by_an_operator_is_not_a_failure(boot, tree: Tree):
@@ -337,7 +337,7 @@ def test_a_service_stopped_by_an_operator_is_not_a_failure(boot, tree: Tree):
     script = f"{wait_up('svc')}; s6-svc -d {S}/svc; s6-svwait -D {S}/svc; ignity status --json > /out/status.json"
     c = boot("sh", "-c", script)
     assert c.wait() == 0, c.output
-    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())}
+    status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())["services"]}
     assert (status["svc"]["failed"], status["svc"]["wanted_up"], status["svc"]["ok"]) == (False, False, True)
 
 

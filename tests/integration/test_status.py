@@ -60,7 +60,7 @@ def table(text: str) -> dict[str, dict[str, str]]:
 
 
 def objects(text: str) -> dict[str, dict[str, object]]:
-    return {o["name"]: o for o in json.loads(text)}
+    return {o["name"]: o for o in json.loads(text)["services"]}
 
 
 def logger(service: Path, run: str) -> None:
@@ -114,9 +114,10 @@ st --json > /out/j2; echo $? > /out/j2.rc
     assert j1["plain"] | {"seconds": 0} == {
         "name": "plain", "state": "up", "ready": None, "pid": int(plain_pid), "seconds": 0,
         "exit_code": None, "exit_signal": None, "deaths": 0, "deaths_capped": False,
-        "wanted_up": True, "normally_up": True, "paused": False, "failed": False, "waits_for": [],
+        "wanted_up": True, "normally_up": True, "paused": False, "failed": False, "failed_reason": None,
+        "done": None, "restart": None, "operator": False, "job": None, "waits_for": [],
         "health": None, "health_failures": None, "health_last_failure": None, "health_restarts": None,
-        "note": None, "ok": True,
+        "note": None, "ok": True, "live": True,
     }  # fmt: skip
     assert isinstance(j1["plain"]["seconds"], int)
     assert (j1["quick"]["ready"], j1["quick"]["ok"]) == (True, True)
@@ -195,12 +196,12 @@ st --json > /out/j2; echo $? > /out/j2.rc
     # Finished with 125: s6 no longer wants it up and will not restart it; it
     # should be up (no down file, no s6-svc -d), so it is a failure, not "in order".
     t2 = table(read(c, "t2"))
-    assert (t2["fin"]["STATE"], t2["fin"]["WANTED"], t2["fin"]["LAST EXIT"]) == ("down", "down", "exit 4")
-    assert t2["fin"]["NOTE"] == "failed permanently (its finish exited 125)"
+    assert (t2["fin"]["STATE"], t2["fin"]["WANTED"], t2["fin"]["LAST EXIT"]) == ("failed", "down", "exit 4")
+    assert t2["fin"]["NOTE"] == "given up: finish exited 125"
     assert rc(c, "t2.rc") == 1
     j2 = objects(read(c, "j2"))
     assert (j2["fin"]["state"], j2["fin"]["wanted_up"], j2["fin"]["failed"], j2["fin"]["ok"]) == (
-        "down", False, True, False)  # fmt: skip
+        "failed", False, True, False)  # fmt: skip
     assert rc(c, "j2.rc") == 1
 
 
@@ -264,8 +265,10 @@ echo $(( (b - a) / 1000000 )) > /out/j.ms
 
 
 def test_usage_errors_and_no_running_supervision_tree(boot, tree: Tree):
-    # In stage 3 s6-svscan has handed PID 1 over: the command says so in one line.
-    tree.finalize("10-status", PRELUDE + "st > /out/fin.out 2> /out/fin.err; echo $? > /out/fin.rc")
+    # In stage 3 the phase is `stopping`: the command says so in one line, and exits 4.
+    tree.finalize("10-status", PRELUDE + "st > /out/fin.out 2> /out/fin.err; echo $? > /out/fin.rc\n"
+                  "setpriv --reuid 1000 --regid 1000 --clear-groups ignity status > /out/fin1000.out 2>&1\n"
+                  "echo $? > /out/fin1000.rc")  # fmt: skip
     c = run(boot, """
 st --bogus 2> /out/bogus.err; echo $? > /out/bogus.rc
 st --wait-ready=soon 2> /out/soon.err; echo $? > /out/soon.rc
@@ -284,8 +287,8 @@ echo $? > /out/gone.rc
         "[ignity/status] /run/ignity/services-state does not exist: not in a running Ignity container"
     ]
 
-    assert rc(c, "fin.rc") == 111
-    assert read(c, "fin.out") == ""
-    assert read(c, "fin.err").splitlines() == [
-        "[ignity/status] s6-svscan is not running on /run/ignity/services-state: the container is starting or stopping"
-    ]
+    assert rc(c, "fin.rc") == 4
+    assert read(c, "fin.out") == "stopping\n"
+    assert read(c, "fin.err") == ""
+    # Another uid cannot look at s6-svscan's fifo: stage 3's own `stopping` tells it.
+    assert (rc(c, "fin1000.rc"), read(c, "fin1000.out")) == (4, "stopping\n")

@@ -34,7 +34,8 @@ def test_finish_125_while_wanted_up_is_a_failure(tmp_path: Path):
     svstatus.parse_svstat(broken, "down (exitcode 1) 3 seconds, normally up, want down, ready 3 seconds")
     svstatus._orchestration([broken])
     assert broken.failed and not broken.in_order
-    assert broken.as_json()["note"] == "failed permanently (its finish exited 125)"
+    assert broken.as_json()["note"] == "given up: finish exited 125"
+    assert broken.state == "failed" and not broken.live
 
 
 def test_a_125_then_an_operator_start_is_not_a_failure(tmp_path: Path):
@@ -44,11 +45,19 @@ def test_a_125_then_an_operator_start_is_not_a_failure(tmp_path: Path):
     assert not svc.failed and svc.in_order
 
 
-def test_an_author_down_service_never_failed(tmp_path: Path):
+def test_an_author_down_service_given_up_on_is_failed_too(tmp_path: Path):
+    # docs/service-states.md: `failed` is the record and "down", whoever started it (ignity start).
     svc = service(tmp_path, "svc", down="", _ignity_failed="125\n")
     svstatus.parse_svstat(svc, "down (exitcode 1) 3 seconds, ready 3 seconds")
     svstatus._orchestration([svc])
-    assert not svc.failed and svc.in_order
+    assert svc.failed and not svc.in_order
+
+
+def test_an_author_down_service_never_started_is_in_order(tmp_path: Path):
+    svc = service(tmp_path, "svc", down="", _ignity_failed="")
+    svstatus.parse_svstat(svc, "down (exitcode 0) 3 seconds, ready 3 seconds")
+    svstatus._orchestration([svc])
+    assert not svc.failed and svc.in_order and svc.state == "down"
 
 
 def test_health_columns(tmp_path: Path):

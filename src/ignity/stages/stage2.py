@@ -18,7 +18,7 @@ import errno
 import os
 import time
 
-from ignity import envdir, log, outputs, paths, procs, runtime, services, status, tools
+from ignity import envdir, log, outputs, paths, phase, procs, runtime, services, status, tools
 from ignity import signals as signal
 from ignity.config import Config
 from ignity.errors import IgnityError
@@ -48,8 +48,10 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
             yield_to_stop()
         wait = config.cmd_wait_for_services_maxtime if (cmd and config.cmd_wait_for_services) else None
         started = time.monotonic()
+        phase.starting(f"starting {len(found)} service(s)")
         services.start(found, config.services_gracetime, wait, config.cmd_wait_for_services_maxtime)
         log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
+        _boot_complete()
         if cmd:
             _exec_cmd(cmd, merged, any(s.deps for s in found))
     except IgnityError as e:
@@ -104,12 +106,21 @@ def _copy_dirs() -> None:
             runtime.copy(f"{source}/{entry}", f"{target}/{entry}", strip=strip)
 
 
+def _boot_complete() -> None:
+    """The boot is complete: every service linked, and its start launched (its
+    dependencies met). A stop decided meanwhile wins: stage 3 may have written
+    `stopping` just before this `running`, so the latch is looked at after."""
+    phase.write(phase.RUNNING)
+    if status.stopping():
+        phase.write(phase.STOPPING)
+
+
 def _run_init_scripts() -> int | None:
     """Run each init script in name order; the status of the first that fails."""
     directory = paths.INIT
-    for name in sorted(os.listdir(directory)):
-        if name.startswith("."):
-            continue
+    names = [n for n in sorted(os.listdir(directory)) if not n.startswith(".")]
+    for number, name in enumerate(names, 1):
+        phase.starting(f"init script {number} of {len(names)}: {name}")
         if status.stopping():
             yield_to_stop()
         path = f"{directory}/{name}"

@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from ignity import config, deps, log, paths, procs, proctree, runtime, status, svfile
+from ignity import config, deps, log, paths, phase, procs, proctree, runtime, status, svfile
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -226,6 +226,7 @@ def _earliest(*deadlines: float | None) -> float | None:
 
 def main() -> NoReturn:
     t0 = time.monotonic()
+    phase.write(phase.STOPPING)  # first: `ignity status` and probes answer "stopping" from now on
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, set(IGNORED_SIGNALS))
