@@ -8,6 +8,7 @@ notification-fd: a job is not "up" in the sense a service is) is refused.
 from __future__ import annotations
 
 import os
+import stat
 
 from ignity import cron
 from ignity.check.report import show
@@ -73,12 +74,13 @@ def schedule(ctx: Context, path: str, shown: str) -> None:
         ctx.error(shown, e.line, e.problem, e.fix)
         return
     if not ctx.live and ctx.root:
-        # The zone file is looked up in the image, not on this machine.
-        first = text.split()[0] if text.split() else ""
-        if first.startswith("CRON_TZ="):
-            zone = first[len("CRON_TZ=") :]
-            line = 1 + text[: text.index(first)].count("\n")
-            if cron.zone_problem(zone, ctx.root + cron.ZONEINFO):
+        # The zone file is looked up in the image (links resolved inside it), not on this machine.
+        words = text.split()
+        if words and words[0].startswith("CRON_TZ="):
+            zone = words[0][len("CRON_TZ=") :]
+            line = 1 + text[: text.index(words[0])].count("\n")
+            st = ctx.view.stat(f"{cron.ZONEINFO}/{zone}")
+            if isinstance(st, str) or not stat.S_ISREG(st.st_mode):
                 ctx.error(
                     shown, line, f"CRON_TZ={zone}: no such zone in {cron.ZONEINFO}", "install tzdata in the image"
                 )
