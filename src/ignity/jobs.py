@@ -125,11 +125,20 @@ start_job() {
   killat='' stopat='' timedout=''
   [ -z "$limit" ] || killat=$((up + limit))
   : > .ignity/job-exit
+  # The watcher: a stop's TERM to every process must not end it before it tells the status
+  # (a trap, not an ignored TERM, which the job would inherit).
   (
+    trap : TERM INT HUP
     @SETSID@ -b .ignity/job-run &
-    echo $! > .ignity/job-pgid
-    wait $!
-    echo $? > .ignity/job-exit
+    j=$!
+    echo "$j" > .ignity/job-pgid
+    wait "$j"
+    c=$?
+    while kill -0 "$j" 2>/dev/null; do wait "$j"; c=$?; done
+    wait "$j" 2>/dev/null
+    c2=$?
+    [ "$c2" = 127 ] || c=$c2
+    echo "$c" > .ignity/job-exit
     kill -USR1 "$loop" 2>/dev/null
   ) &
   jsh=$!
@@ -151,7 +160,11 @@ stop_job() {
 job_ended() {
   code=''
   read -r code 2>/dev/null < .ignity/job-exit
-  [ -n "$code" ] || return 1
+  if [ -z "$code" ]; then
+    # Still going, unless its watcher was killed (a stop's TERM to every process) before it could tell.
+    ! kill -0 "$jsh" 2>/dev/null || return 1
+    code=-
+  fi
   wait "$jsh" 2>/dev/null
   ms; lend=$t; lexit=$code
   [ "$lend" -ge "$started" ] || lend=$started
@@ -227,7 +240,7 @@ while :; do
     elif [ "$kind" = reboot ]; then
       due=0
     else
-      now=$(@DATE@ +%s); due=$(((next - now) * 100))
+      ms; due=$(((next * 1000 - t) / 10))
     fi
     if [ "$due" -le 0 ]; then
       slot=$next
@@ -458,8 +471,12 @@ def run_now(name: str, wait: bool, directory: str | None = None, timeout_ms: int
     if svstat != "true":
         log.error("job", f"{name}: its program is not running (stopped?): start it with ignity start {name}")
         return 111
-    fd = os.open(f"{path}/{NOW}", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    os.close(fd)
+    try:
+        fd = os.open(f"{path}/{NOW}", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+    except OSError as e:
+        log.error("job", f"{name}: cannot ask for a run ({path}/{NOW}: {e.strerror}): only the user Ignity runs as can")
+        return 111
     poke = [tools.find("s6-svc"), "-y", path]
     if not wait:
         code = subprocess.run(poke, check=False).returncode

@@ -95,16 +95,17 @@ def test_run_now_waits_and_returns_the_exit_status(boot, tree: Tree) -> None:
     assert code == "7" and int(end) >= int(start)
 
 
-def test_a_running_job_is_stopped_with_the_container_before_finalize(boot, tree: Tree) -> None:
+def test_a_running_job_is_stopped_with_the_container_and_waited_for(boot, tree: Tree) -> None:
+    """Like a service: TERM to the run (its whole process group), and the stop waits for it within the grace."""
     tree.init("10-fifo", FIFO)
-    body = "trap 'echo term > /out/term; exit 5' TERM; date +%s%N > /tmp/ev; sleep 100 & wait"
+    body = (
+        "trap 'sleep 0.3; echo cleaned > /out/term; exit 5' TERM; date +%s%N > /tmp/ev; "
+        "sh -c 'trap \"echo child >> /out/child; exit 1\" TERM; sleep 100 & wait' & wait"
+    )
     tree.service("stopme", body, schedule="@every 1s\n")
-    tree.finalize("10-fin", f"cat /out/term > /out/fin; cat {S}/stopme/.ignity/job >> /out/fin")
-    c = run(boot, "read -r t <&3\n")
-    fin = (c.out / "fin").read_text().split("\n")
-    assert fin[0] == "term", fin
-    start, end, code, _ = fin[1].split()
-    assert code == "5" and int(end) >= int(start)
+    c = run(boot, "read -r t <&3; exit 0\n")
+    assert (c.out / "term").read_text() == "cleaned\n"
+    assert (c.out / "child").read_text() == "child\n"  # the group, not only the run's pid
 
 
 def test_a_bad_schedule_stops_the_boot(boot, tree: Tree) -> None:

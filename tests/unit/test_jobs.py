@@ -168,3 +168,111 @@ def test_cron_tz_is_looked_up_in_the_image(image: Image) -> None:
     only(image.problems(), "error", f"{SERVICES}/backup/schedule", 1, "CRON_TZ=Europe/Paris: no such zone")
     image.write(image.root / "usr/share/zoneinfo/Europe/Paris", "TZif")
     assert image.problems() == []
+
+
+# --- the loop itself, outside s6, on a fake wall clock (a clock step cannot be made for real here) ---
+
+
+class Loop:
+    """The job loop run in a temp service dir; `date` reads the file `clock`, `sleep` naps 20 ms."""
+
+    def __init__(self, tmp: Path, schedule: str) -> None:
+        from ignity import runtime
+
+        self.dir = tmp / "svc"
+        (self.dir / ".ignity").mkdir(parents=True)
+        self.clock = tmp / "clock"
+        self.fifo = tmp / "ran"
+        os.mkfifo(self.fifo)
+        fake_date = tmp / "date"
+        fake_date.write_text(
+            f'#!/bin/sh\nread -r s < {self.clock}\ncase $1 in *N) echo "${{s}}000" ;; *) echo "$s" ;; esac\n'
+        )
+        fake_sleep = tmp / "sleep"
+        fake_sleep.write_text("#!/bin/sh\nexec /bin/sleep 0.02\n")
+        for p in (fake_date, fake_sleep):
+            p.chmod(0o755)
+        script = jobs.loop_script("j", cron.parse(schedule), "forbid", None, 0)
+        script = script.replace(f"'{shutil.which('date')}'", str(fake_date))
+        script = script.replace(f"'{shutil.which('sleep')}'", str(fake_sleep))
+        (self.dir / "schedule").write_text(schedule + "\n")
+        (self.dir / "timeout-kill").write_text("1000\n")
+        (self.dir / "run").write_text(script)
+        (self.dir / ".ignity/job-run").write_text(f"#!/bin/sh\ncat {self.clock} > {self.fifo}\n")
+        (self.dir / ".ignity/next").write_text(runtime.python_script("ignity.cron", sys.executable, SRC))
+        for p in ("run", ".ignity/job-run", ".ignity/next"):
+            (self.dir / p).chmod(0o755)
+        self.proc: subprocess.Popen[str] | None = None
+        self.reader = -1
+
+    def start(self, at: int) -> None:
+        self.set(at)
+        env = {"PATH": "/usr/bin:/bin", "TZ": "UTC"}
+        self.proc = subprocess.Popen(
+            ["/bin/sh", "./run"], cwd=self.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.reader = os.open(self.fifo, os.O_RDWR)
+        # The loop has read the clock once it wrote its first state (a bounded poll: 10 s).
+        import time
+
+        for _ in range(1000):
+            if (self.dir / ".ignity/job").exists():
+                break
+            time.sleep(0.01)
+
+    def set(self, at: int) -> None:
+        tmp = self.clock.with_suffix(".new")
+        tmp.write_text(f"{at}\n")
+        tmp.rename(self.clock)
+
+    def next_run(self) -> int:
+        """The fake time at the next run (hang guard: 20 s)."""
+        import select
+
+        ready, _, _ = select.select([self.reader], [], [], 20)
+        if not ready:
+            raise AssertionError(f"no run; the loop said: {self.stop()}")
+        return int(os.read(self.reader, 64).split()[0])
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=20)
+        os.close(self.reader)
+        return out
+
+
+T0 = 1_800_000_000 - 1_800_000_000 % 3600  # a whole hour, UTC
+
+
+def test_a_clock_step_forward_fires_once_and_tells_the_missed_runs(tmp_path: Path) -> None:
+    loop = Loop(tmp_path, "* * * * *")
+    loop.start(T0 + 30)
+    try:
+        loop.set(T0 + 60)
+        assert loop.next_run() == T0 + 60
+        loop.set(T0 + 330)  # forward 4.5 min: due 61..300 (4 slots): one run now, 3 told
+        assert loop.next_run() == T0 + 330
+        loop.set(T0 + 100)  # back: nothing runs again for a time already run
+        loop.set(T0 + 360)
+        assert loop.next_run() == T0 + 360
+    finally:
+        out = loop.stop()
+    assert "j: 3 scheduled run(s) missed: the clock jumped or the container was suspended" in out
+    assert f"j: the run due at {T0 + 120} starts 210 s late" in out
+    state = jobs.parse_state((loop.dir / ".ignity/job").read_text())
+    assert state is not None and state.next_run == (T0 + 420) * 1000
+
+
+def test_a_clock_step_back_never_fires_a_slot_twice(tmp_path: Path) -> None:
+    loop = Loop(tmp_path, "*/2 * * * *")
+    loop.start(T0 + 10)
+    try:
+        loop.set(T0 + 120)
+        assert loop.next_run() == T0 + 120
+        loop.set(T0 + 5)  # an hour-long NTP step back would re-run 00:02; it must not
+        loop.set(T0 + 119)
+        loop.set(T0 + 240)
+        assert loop.next_run() == T0 + 240
+    finally:
+        loop.stop()
