@@ -232,7 +232,16 @@ class Loop:
         ready, _, _ = select.select([self.reader], [], [], 20)
         if not ready:
             raise AssertionError(f"no run; the loop said: {self.stop()}")
-        return int(os.read(self.reader, 64).split()[0])
+        at = int(os.read(self.reader, 64).split()[0])
+        # Then until the run has ended (a bounded poll: 10 s), so that the next step finds it idle.
+        import time
+
+        for _ in range(1000):
+            state = jobs.parse_state((self.dir / ".ignity/job").read_text())
+            if state is not None and state.last_start == at * 1000 and not state.running:
+                break
+            time.sleep(0.01)
+        return at
 
     def stop(self) -> str:
         assert self.proc is not None
