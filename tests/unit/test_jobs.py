@@ -285,3 +285,21 @@ def test_a_clock_step_back_never_fires_a_slot_twice(tmp_path: Path) -> None:
         assert loop.next_run() == T0 + 240
     finally:
         loop.stop()
+
+
+def test_the_readme_examples_are_valid(tmp_path: Path) -> None:
+    """Every schedule of the README's "Scheduled jobs" section parses, and its example directory checks clean."""
+    readme = (Path(SRC).parent / "README.md").read_text()
+    section = readme.split("## Scheduled jobs\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    schedules = [cell.strip("`") for row in rows for cell in row.split(" | ")[0][2:].split("` `")]
+    assert "30 2 * * *" in schedules and "@every 1h30m" in schedules and len(schedules) >= 12, schedules
+    for text in schedules:
+        cron.parse(text, check_zone=False)
+    image = clean(tmp_path / "root")
+    image.script("services/backup/run", "exec s6-setuidgid app /usr/local/bin/backup --to /data/backups",
+                 shebang="#!/usr/bin/with-env sh")  # fmt: skip
+    image.file("services/backup/schedule", "30 2 * * *\n")
+    image.file("services/backup/timeout", "3600000\n")
+    image.file("services/backup/concurrency", "forbid\n")
+    assert image.problems() == []
