@@ -221,7 +221,7 @@ while :; do
         continue
       elif [ "$policy" = replace ]; then
         say "run now (asked): replaces the run still going (concurrency replace)"
-        pending=x1
+        pending=x1 ondemand=''  # the replaced run's end is not the answer the asker waits for
         stop_job TERM
       else
         say "run now (asked) refused: a run is still going (concurrency forbid)"

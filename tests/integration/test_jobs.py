@@ -129,3 +129,43 @@ def test_a_job_output_is_prefixed(boot, tree: Tree) -> None:
     tree.service("backup", "echo hello-from-job; date > /tmp/ev", schedule="@every 1s\n", output_mode="prefixed\n")
     c = run(boot, "read -r t <&3; read -r t <&3\n")
     assert "backup | hello-from-job" in c.output
+
+
+def test_run_now_is_refused_while_a_run_goes_on_under_forbid(boot, tree: Tree) -> None:
+    tree.init("10-fifo", FIFO)
+    tree.service("busy", "date +%s%N > /tmp/ev; exec sleep 100", schedule="@every 1s\n")
+    c = run(boot, "read -r t <&3; python3 -m ignity.jobs run-now busy --wait; echo $? > /out/rc\n")
+    assert (c.out / "rc").read_text() == "75\n"
+    assert "busy: run now (asked) refused: a run is still going (concurrency forbid)" in c.output
+
+
+def test_run_now_replaces_a_run_under_replace(boot, tree: Tree) -> None:
+    tree.init("10-fifo", FIFO)
+    body = "date +%s%N > /tmp/ev; [ -e /tmp/second ] && exit 4; touch /tmp/second; exec sleep 100"
+    tree.service("rep", body, schedule="@every 1h\n", concurrency="replace\n")
+    c = run(
+        boot,
+        f"for i in $(seq 1000); do [ -s {S}/rep/.ignity/job ] && break; sleep 0.01; done\n"
+        "python3 -m ignity.jobs run-now rep; read -r t <&3\n"  # the first run, asked without waiting
+        "python3 -m ignity.jobs run-now rep --wait; echo $? > /out/rc\n",
+    )
+    assert (c.out / "rc").read_text() == "4\n"
+    assert "rep: run now (asked): replaces the run still going (concurrency replace)" in c.output
+
+
+def test_a_job_runs_only_once_its_dependencies_are_up(boot, tree: Tree) -> None:
+    tree.init("10-fifo", FIFO)
+    tree.service("db", "sleep 2.5; echo >&3; exec sleep 1000", notification_fd="3")
+    tree.service("report", f"s6-svstat -o ready {S}/db > /tmp/ev", schedule="@every 1s\n")
+    (tree.root / "services/report/dependencies.d").mkdir()
+    (tree.root / "services/report/dependencies.d/db").write_text("")
+    c = run(boot, "read -r ready <&3; echo $ready > /out/ready\n")
+    assert (c.out / "ready").read_text() == "true\n"
+
+
+def test_reboot_runs_once_at_the_start(boot, tree: Tree) -> None:
+    tree.init("10-fifo", FIFO)
+    tree.service("once", "echo once > /tmp/ev", schedule="@reboot\n")
+    c = run(boot, f"read -r t <&3; cat {S}/once/.ignity/job > /out/state\n")
+    start, _, _, following = (c.out / "state").read_text().split()
+    assert following == "-" and start != "-"
