@@ -38,7 +38,8 @@ PSS = r"""
 pid=$(s6-svstat -o pid $S/idle)
 tree() { echo "$1"; for c in $(cat /proc/$1/task/$1/children); do tree "$c"; done; }
 for p in $(tree "$pid"); do
-  printf '%s %s ' "$(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-40 | tr ' ' _)" "$(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup)"
+  name=$(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-40 | tr ' ' _)
+  printf '%s %s ' "$name" "$(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup)"
   awk '/^VmRSS:/ {print $2}' /proc/$p/status
 done > /out/pss
 """

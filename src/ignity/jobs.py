@@ -111,11 +111,11 @@ advance() {
   fi
   missed=${out%% *} next=${out#* }
 }
-# Milliseconds since the epoch of the next slot, for .ignity/job.
+# Milliseconds since the epoch of the next slot, for .ignity/job (t and up: the clocks, read just before).
 next_ms() {
   case $kind:$next in
     *:-) nms=- ;;
-    every:*) uptime; ms; nms=$((t + (next - up) * 10)) ;;
+    every:*) nms=$((t + (next - up) * 10)) ;;
     *) nms=${next}000 ;;
   esac
 }
@@ -167,6 +167,7 @@ job_ended() {
   fi
   wait "$jsh" 2>/dev/null
   ms; lend=$t; lexit=$code
+  uptime
   [ "$lend" -ge "$started" ] || lend=$started
   [ -z "$timedout" ] || say "the run exceeded its timeout: stopped, counts as failed (status $code)"
   job='' jsh='' killat='' stopat=''
@@ -198,7 +199,7 @@ else
   next=$(@DATE@ +%s)
   advance
 fi
-next_ms
+uptime; ms; next_ms
 record "$lstart" "$lend" "$lexit" "$nms"
 
 while :; do
@@ -255,7 +256,7 @@ while :; do
         stop_job TERM
       else
         say "the run due at $slot is skipped: the previous one is still going (concurrency forbid)"
-        next_ms
+        uptime; ms; next_ms
         record "$started" "$lend" "$lexit" "$nms"
       fi
       continue
