@@ -56,10 +56,7 @@ def idle_pss(image, tmp: Path) -> list[tuple[str, int, int]]:  # type: ignore[no
 
     tree = _tree(tmp)
     tree.service("idle", "true", schedule="@every 1h\n")
-    script = (
-        f"S={S}\nfor i in $(seq 500); do [ -s $S/idle/.ignity/job ] && break; sleep 0.01; done\n"
-        "sleep 0.5\n" + PSS
-    )
+    script = f"S={S}\nfor i in $(seq 500); do [ -s $S/idle/.ignity/job ] && break; sleep 0.01; done\nsleep 0.5\n" + PSS
     c = Container(image, tree.root, ["sh", "-c", script])
     try:
         assert c.wait(60) == 0, c.output
