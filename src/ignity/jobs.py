@@ -79,6 +79,15 @@ ms() {
 say() {
   echo "$name: $*"
 }
+# The slot due, for a message: the local time of a cron line's, "now" for the others.
+when() {
+  if [ "$kind" = cron ]; then
+    w=$(@DATE@ -d "@$slot" '+%Y-%m-%d %H:%M %z' 2>/dev/null) || w="@$slot"
+    w="at $w"
+  else
+    w=now
+  fi
+}
 grace() {
   g=5000
   read -r g 2>/dev/null < timeout-kill || g=5000
@@ -246,16 +255,17 @@ while :; do
     if [ "$due" -le 0 ]; then
       slot=$next
       advance
+      when
       [ "$missed" = 0 ] || say "$missed scheduled run(s) missed: the clock jumped or the container was suspended"
-      [ "$due" -gt -@LATE@00 ] || say "the run due at $slot starts $((-due / 100)) s late"
+      [ "$due" -gt -@LATE@00 ] || say "the run due $w starts $((-due / 100)) s late"
       if [ -z "$job" ]; then
         start_job ''
       elif [ "$policy" = replace ]; then
-        say "the run due at $slot replaces the one still going (concurrency replace)"
+        say "the run due $w replaces the one still going (concurrency replace)"
         pending=x
         stop_job TERM
       else
-        say "the run due at $slot is skipped: the previous one is still going (concurrency forbid)"
+        say "the run due $w is skipped: the previous one is still going (concurrency forbid)"
         uptime; ms; next_ms
         record "$started" "$lend" "$lexit" "$nms"
       fi
@@ -268,7 +278,9 @@ while :; do
     [ $((at - up)) -ge "$wait_cs" ] || wait_cs=$((at - up))
   done
   [ "$wait_cs" -gt 0 ] || wait_cs=1
+  # A signal that came since the checks above would not end the wait below: look once more.
   [ -z "$asked" ] || continue
+  [ -z "$job" ] || [ ! -s .ignity/job-exit ] || continue
   @SLEEP@ "$((wait_cs / 100)).$((wait_cs % 100 / 10))$((wait_cs % 10))" &
   sp=$!
   wait "$sp"

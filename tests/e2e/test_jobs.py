@@ -40,7 +40,7 @@ def test_jobs_run_at_their_times_and_stop_with_the_container(
     c.wait_for("tick | tick 4")
     took = time.monotonic() - first
     assert 2.0 < took < 8.0, took  # three more runs, one a second, on a busy machine
-    c.wait_for("slow: the run due at")
+    c.wait_for("slow: the run due now is skipped: the previous one is still going (concurrency forbid)")
     c.wait_for("long: the run exceeded its timeout: stopped, counts as failed (status 143)")
     c.wait_for("who 65534 hi")
     c.wait_for("stopme running")
