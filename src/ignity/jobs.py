@@ -181,6 +181,9 @@ job_ended() {
   [ -z "$timedout" ] || say "the run exceeded its timeout: stopped, counts as failed (status $code)"
   job='' jsh='' killat='' stopat=''
   : > .ignity/job-pgid
+  # The run's wrapper wrote its own pid in .ignity/pgid (the finish wrapper's group to kill):
+  # the loop's group again, not a pid that may be reused.
+  echo "$loop" > .ignity/pgid
   next_ms
   record "$started" "$lend" "$lexit" "$nms"
   [ -z "$ondemand" ] || notify n
