@@ -132,6 +132,10 @@ def _install_wrappers(service: Service) -> None:
     if health.has_check(service.path):
         loop = health.loop_script(service.path, service.name, service.notifies, service.essential)
     wrappers.install(service.path, service.name, service.essential, not service.keep_children, loop)
+    if os.path.lexists(f"{service.path}/schedule"):  # a scheduled job: its run becomes the job loop
+        from ignity import jobs
+
+        jobs.install(service.path, service.name)
 
 
 def _hold(service: Service) -> None:

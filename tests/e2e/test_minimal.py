@@ -41,6 +41,8 @@ def _whole_lifecycle(tree: Tree) -> None:
     tree.env("10-app", "FROM_FILE=yes\n")
     tree.init("10-init", 'echo "init as $(id -u) FROM_FILE=$FROM_FILE"', shebang=WITH_ENV)
     tree.service("svc", 'echo "svc up as $(id -u)"; echo >&3; exec sleep 1000', shebang=WITH_ENV, notification_fd="3")
+    # A scheduled job: its loop runs `python3 -IS .ignity/next` (cron.py) at its start (issue 23).
+    tree.service("zjob", 'echo "zjob ran as $(id -u)"', shebang=WITH_ENV, schedule="*/5 * * * *\n")
     tree.finalize("10-fin", 'echo "finalize as $(id -u)"')
 
 

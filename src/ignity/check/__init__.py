@@ -8,7 +8,7 @@ when it has one, the line, says what is wrong and how to fix it.
 The package: `root` is the view of an image root (links resolved inside it,
 nothing but regular files opened), `context` one run over it, and the rules
 live by area: `special` (fifos, devices, sockets: first, so nothing reads
-them), `envs`, `perms`, `scripts`, `services`, `dependencies`, `migration`
+them), `envs`, `perms`, `scripts`, `services` (with `jobs`, a service's schedule), `dependencies`, `migration`
 (what an s6-overlay image has that Ignity would ignore). The parsers are the
 boot's own (envfile, perms, config), so the messages are the ones the boot
 would print.

@@ -103,6 +103,10 @@ def ignity_files(ctx: Context, path: str, shown: str, names: set[str]) -> None:
             control_file(ctx, f"{path}/{name}", f"{shown}/{name}", name, low, high)
     if "output-mode" in names:
         output_mode(ctx, f"{path}/output-mode", f"{shown}/output-mode")
+    if "schedule" in names or "concurrency" in names or "timeout" in names:
+        from ignity.check import jobs  # scheduled jobs: check/jobs.py
+
+        jobs.job(ctx, path, shown, names)
 
 
 def marker(ctx: Context, path: str, shown: str, name: str, empty_warning: bool = False) -> None:
