@@ -207,12 +207,16 @@ def bring_up(service: svstatus.Service, bound_ms: int) -> None:
         raise IgnityError(f"{service.name}: not {what} ({why})", NOT_DONE)
 
 
-def run_job(service: svstatus.Service, bound_ms: int) -> None:
-    """`ignity start` on a job (a `schedule` file): run it once now, returning once it has started.
-    The hook of the jobs branch (docs/service-states.md: `.ignity/job`)."""
-    code = svc(["-wu", "-T", str(bound_ms), "-o"], service)
-    if code != 0:
-        raise IgnityError(f"{service.name}: the job did not start within {bound_ms} ms", NOT_DONE)
+def run_job(service: svstatus.Service, wait: bool, timeout: int | None) -> int:
+    """`ignity start` on a job (a `schedule` file): run it once now, as its concurrency allows.
+
+    Without `wait`: 0 once asked. With it: the run's exit status, waited for
+    without a bound unless `--timeout` gives one. Errors are
+    one line from jobs.run_now, and its status (75 a run is going, 100, 111).
+    """
+    from ignity import jobs
+
+    return jobs.run_now(service.name, wait, os.path.dirname(service.path), timeout or 0)
 
 
 # -- the commands -------------------------------------------------------------------
@@ -223,14 +227,19 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def start(names: list[str], timeout: int | None) -> int:
+def start(names: list[str], timeout: int | None, wait: bool = False) -> int:
+    """`wait`: for a job, return once its run is over, with its exit status."""
+    worst = 0
     chosen, by_name = services(names)
     bound = start_bound() if timeout is None else timeout
     for service in dependencies_first(chosen, by_name):
         if service.job is not None:
             if service in chosen:
-                run_job(service, bound)
-                _say(f"{service.name}: job started")
+                code = run_job(service, wait, timeout)
+                if code and not wait:
+                    return code
+                _say(f"{service.name}: job run, exit {code}" if wait else f"{service.name}: job asked to run now")
+                worst = max(worst, code)
             continue
         if service.in_order and service.s6_state == svstatus.UP:
             if service in chosen:
@@ -241,7 +250,7 @@ def start(names: list[str], timeout: int | None) -> int:
             f"{service.name}: {'ready' if service.notifies else 'up'}"
             + ("" if service in chosen else " (a dependency)")
         )
-    return DONE
+    return worst or DONE
 
 
 def stop(names: list[str], timeout: int | None, with_dependents: bool) -> int:
@@ -321,6 +330,8 @@ def parser(command: str) -> argparse.ArgumentParser:
             metavar="MS",
             help="bound the wait (default: the grace time, or IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME)",
         )
+    if command == "start":
+        p.add_argument("--wait", action="store_true", help="a job: return once its run is over, with its exit status")
     if command == "stop":
         p.add_argument("--with-dependents", action="store_true", help="also stop what depends on them, first")
     return p
@@ -336,7 +347,7 @@ def main(command: str, argv: list[str]) -> int:
         become_owner()
         must_be_running()
         if command == "start":
-            return start(args.names, args.timeout)
+            return start(args.names, args.timeout, args.wait)
         if command == "stop":
             return stop(args.names, args.timeout, args.with_dependents)
         if command == "restart":

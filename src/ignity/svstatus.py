@@ -170,7 +170,10 @@ class Service:
         if s6 == UNSUPERVISED:
             return UNSUPERVISED
         if self.job is not None:
-            return RUNNING if s6 == UP else IDLE
+            # The job's loop is the supervised process; a run goes while LAST_START > LAST_END.
+            start, end = self.job[0], self.job[1]
+            going = start is not None and (end is None or start > end)
+            return RUNNING if s6 == UP and going else IDLE
         if s6 != UP:
             if self.failed_reason:
                 return FAILED
@@ -249,7 +252,11 @@ class Service:
             restart = dict(zip(("deaths", "delay_ms", "next_ms"), self.restart))
         job = None
         if self.job is not None:
-            job = dict(zip(("last_start_ms", "last_end_ms", "last_exit", "next_ms"), self.job))
+            from ignity import jobs  # only when a job exists
+
+            job = jobs.describe(self.path)  # schedule, running, last_run, last_exit, last_duration_ms, next_run
+            if job is not None:
+                job["running"] = self.state == RUNNING
         return {
             "name": self.name,
             "state": self.state,

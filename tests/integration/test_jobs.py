@@ -6,6 +6,9 @@ blocks on them (events, not sleeps); the container's exit ends each test.
 
 from __future__ import annotations
 
+import datetime
+import json
+
 from tests.harness import Container
 from tests.tree import Tree
 
@@ -81,13 +84,14 @@ def test_run_now_waits_and_returns_the_exit_status(boot, tree: Tree) -> None:
     c = run(
         boot,
         f"for i in $(seq 1000); do [ -s {S}/yearly/.ignity/job ] && break; sleep 0.01; done\n"
-        "python3 -m ignity.jobs run-now yearly --wait; echo $? > /out/rc\n"
-        f"cat {S}/yearly/.ignity/job > /out/state\n",
+        "ignity start --wait yearly; echo $? > /out/rc\n"
+        f"cat {S}/yearly/.ignity/job > /out/state; ignity status --json > /out/status.json\n",
     )
     assert (c.out / "rc").read_text().strip() == "7"
+    (job,) = (s["job"] for s in json.loads((c.out / "status.json").read_text())["services"] if s["name"] == "yearly")
+    assert (job["schedule"], job["last_exit"], job["running"]) == ("CRON_TZ=UTC 0 0 1 1 *", 7, False), job
+    assert job["next_run"].startswith(f"{datetime.datetime.now(datetime.timezone.utc).year + 1}-01-01T"), job
     assert (c.out / "ran").read_text() == "ran\n"
-    import datetime
-
     start, end, code, following = (c.out / "state").read_text().split()
     now = datetime.datetime.now(datetime.timezone.utc)
     expected = datetime.datetime(now.year + 1, 1, 1, tzinfo=datetime.timezone.utc)
@@ -134,7 +138,7 @@ def test_a_job_output_is_prefixed(boot, tree: Tree) -> None:
 def test_run_now_is_refused_while_a_run_goes_on_under_forbid(boot, tree: Tree) -> None:
     tree.init("10-fifo", FIFO)
     tree.service("busy", "date +%s%N > /tmp/ev; exec sleep 100", schedule="@every 1s\n")
-    c = run(boot, "read -r t <&3; python3 -m ignity.jobs run-now busy --wait; echo $? > /out/rc\n")
+    c = run(boot, "read -r t <&3; ignity start --wait busy; echo $? > /out/rc\n")
     assert (c.out / "rc").read_text() == "75\n"
     assert "busy: run now (asked) refused: a run is still going (concurrency forbid)" in c.output
 
@@ -146,8 +150,8 @@ def test_run_now_replaces_a_run_under_replace(boot, tree: Tree) -> None:
     c = run(
         boot,
         f"for i in $(seq 1000); do [ -s {S}/rep/.ignity/job ] && break; sleep 0.01; done\n"
-        "python3 -m ignity.jobs run-now rep; read -r t <&3\n"  # the first run, asked without waiting
-        "python3 -m ignity.jobs run-now rep --wait; echo $? > /out/rc\n",
+        "ignity start rep; read -r t <&3\n"  # the first run, asked without waiting
+        "ignity start --wait rep; echo $? > /out/rc\n",
     )
     assert (c.out / "rc").read_text() == "4\n"
     assert "rep: run now (asked): replaces the run still going (concurrency replace)" in c.output

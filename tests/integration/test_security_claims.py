@@ -12,7 +12,7 @@ MAPPED = {"USER": "app", "USERMAP_UID": "1000", "USERMAP_GID": "1000"}
 SCAN = "/run/ignity/services-state"
 # Every entry of /run/ignity (a service's supervise/ listed itself, not what s6 keeps in it).
 FIND = (
-    f"s6-svwait -u -t 10000 {SCAN}/svc || exit 9; "
+    "ignity status --wait-ready=10000 >/dev/null || exit 9; "
     "find /run/ignity -path '*/supervise/*' -prune -o -printf 'ENTRY %m %U %G %y %p\\n'; "
     f'for f in {SCAN}/.s6-svscan/*; do [ -L "$f" ] && echo "LINK $f $(readlink "$f")"; done; '
     "stat -L -c 'TARGET %a %u %n' /usr/lib/ignity/svscan/*; "
@@ -91,7 +91,7 @@ def test_no_value_is_ever_printed_even_at_debug_verbosity(boot, tree: Tree, tmp_
     tree.service("svc", "exec sleep 1000", shebang="#!/usr/bin/with-env sh")
     tree.finalize("10-fin", "true", shebang="#!/usr/bin/with-env sh")
     env = {"TOKEN": "hunter2-from-the-container", "FILE__PW": "/out/pw"}
-    c = boot("sh", "-c", f"s6-svwait -u -t 30000 {SCAN}/svc && echo cmd-ran", env=env, files={"pw": secret})
+    c = boot("sh", "-c", "ignity status --wait-ready=30000 >/dev/null && echo cmd-ran", env=env, files={"pw": secret})
     assert c.wait(timeout=60) == 0, c.output
     assert "cmd-ran" in c.lines and any("+" in line and "ms" in line for line in c.lines), c.output
     assert "hunter2" not in c.output, c.output

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ignity import phase, svstatus
+from ignity import jobs, phase, svstatus
 
 UP = "up (pid 9) 5 seconds"
 UP_READY = "up (pid 9) 5 seconds, ready 4 seconds"
@@ -110,10 +110,16 @@ def test_a_job_is_idle_or_running_and_always_in_order(tmp_path: Path):
     )
     assert facts(idle)[:3] == ("idle", True, True)
     assert idle.note == "last exit 3, next in 60 s"
-    assert idle.as_json()["job"] == {"last_start_ms": now - 9000, "last_end_ms": now - 8000, "last_exit": 3,
-                                     "next_ms": now + 60_500}  # fmt: skip
-    running = make(tmp_path, UP, name="j2", schedule="@hourly\n", _ignity_job="- - - -\n")
-    assert facts(running) == ("running", True, True, None)
+    job = idle.as_json()["job"]
+    assert isinstance(job, dict)
+    assert (job["schedule"], job["last_exit"], job["running"], job["last_duration_ms"]) == ("@hourly", 3, False, 1000)
+    assert job["last_run"] == jobs.iso(now - 9000) and job["next_run"] == jobs.iso(now + 60_500)
+    # The job's loop is what s6 supervises: up between runs too. A run goes while LAST_START > LAST_END.
+    between = make(tmp_path, UP, name="j1", schedule="@hourly\n", _ignity_job=f"{now - 9000} {now - 8000} 0 -\n")
+    assert facts(between)[:3] == ("idle", True, True)
+    running = make(tmp_path, UP, name="j2", schedule="@hourly\n", _ignity_job=f"{now - 1000} {now - 9000} 0 -\n")
+    assert facts(running)[:3] == ("running", True, True)
+    assert running.as_json()["job"]["running"] is True  # type: ignore[index]
     failed_job = make(tmp_path, DOWN_WANTED_DOWN, name="j3", schedule="x\n", _ignity_failed="exited 2\n")
     assert failed_job.live and failed_job.in_order
 
