@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import time
 
-from ignity import health, log, paths, procs, runtime, tools, wrappers
+from ignity import config, health, log, paths, procs, restarts, runtime, tools, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -127,11 +127,13 @@ def _graph(all_services: list[Service], directory: str) -> dict[str, list[str]]:
     return graph if any(s.deps for s in all_services) else {}
 
 
-def _install_wrappers(service: Service) -> None:
-    loop = None
+def _install_wrappers(service: Service, gracetime_ms: int, settings: config.Config) -> None:
+    loop, clean = None, not service.keep_children
     if health.has_check(service.path):
-        loop = health.loop_script(service.path, service.name, service.notifies, service.essential)
-    wrappers.install(service.path, service.name, service.essential, not service.keep_children, loop)
+        loop = health.loop_script(service.path, service.name, service.notifies, service.essential, clean, gracetime_ms)
+    delay, limit = settings.services_restart_delay, settings.services_restart_limit
+    policy = restarts.read(service.path, service.name, delay, limit, service.essential)
+    wrappers.install(service.path, service.name, service.essential, clean, loop, policy, settings.verbosity >= 1)
 
 
 def _hold(service: Service) -> None:
@@ -165,8 +167,9 @@ def start(
     needed = {dep for s in all_services if not s.down for dep in s.deps}
     observed = (awaited | needed) if graph else set()
     held = observed | {s.name for s in all_services if s.deps and not s.down}
+    settings = config.load(paths.CONFIG)  # the restart defaults and verbosity stage 1 wrote
     for service in all_services:
-        _install_wrappers(service)
+        _install_wrappers(service, gracetime_ms, settings)
         prepare(service, gracetime_ms, service.name in awaited or service.name in held)
         if service.name in held:
             _hold(service)
