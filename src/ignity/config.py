@@ -96,7 +96,10 @@ def _parse_value(name: str, raw: str, kind: str) -> int | str:
             numbers = restarts.parse_delay(raw) if kind == "delay" else restarts.parse_limit(raw)
         except ValueError as e:
             raise IgnityError(f"{name}={shown}: {e}") from None
-        return " ".join(str(n) for n in numbers)
+        first, second = numbers  # normalised: "FIRST" when MAX is FIRST, "0" for no limit
+        if (kind == "delay" and first == second) or (kind == "limit" and first == 0):
+            return str(first)
+        return f"{first} {second}"
     what = {"ms": "a whole number of milliseconds", "bool": "0 or 1", "level": "0, 1 or 2"}[kind]
     if not raw.isascii() or not raw.isdigit():
         raise IgnityError(f"{name}={shown}: not a valid value, expected {what}")

@@ -108,7 +108,9 @@ def read(path: str, name: str, delay: str, limit: str, essential: bool) -> Polic
             parse_limit(texts.get("restart-limit", limit)),
         )
     except ValueError as e:
-        bad = next(f for f in FILES if f in texts and _bad(f, texts[f]))
+        bad = next((f for f in FILES if f in texts and _bad(f, texts[f])), None)
+        if bad is None:  # config.py checked the variables: not reached
+            raise IgnityError(f"IGNITY_SERVICES_RESTART_*: {e}") from None
         raise IgnityError(f"/etc/ignity/services/{name}/{bad}: {e} — {FIX[bad]}") from None
 
 
@@ -186,13 +188,13 @@ if [ -n "$reason$done" ]; then
   : > .ignity/restart
   put .ignity/deaths "$restarts $consec $since 0 $told$kept"
   if [ -n "$reason" ]; then
-    put .ignity/failed "$reason"
+    [ "$essential" = 1 ] || put .ignity/failed "$reason"
     echo "[ignity] $name $what$count: $reason" >&2
   else
-    put .ignity/done "$done"
+    [ "$essential" = 1 ] || put .ignity/done "$done"
     [ "$tell" = 0 ] || echo "[ignity] $name $what$count: done (restart $policy)" >&2
   fi
-  if [ "$essential" = 1 ]; then
+  if [ "$essential" = 1 ]; then  # the container stops with its status; failed and done stay empty
     "$ignity" halt "$status"
     # Not restarted while the container stops. Not `exit 125` ("permanent failure"):
     # its 'O' event would end a start-up wait as if the service were ready.

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
-from tests.tree import Tree, wait_up
+from tests.tree import Tree
 
 S = "/run/ignity/services-state"
 R = "/run/ignity/services"
@@ -73,5 +74,201 @@ def test_given_up_service_is_failed_in_its_state_files(boot, tree: Tree):
     assert inside(c, f"{R}/svc/.ignity/restart") == ""
     restarts, consecutive = inside(c, f"{R}/svc/.ignity/deaths").split()[:2]
     assert (restarts, consecutive) == ("1", "2")
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+
+
+# -- policies ------------------------------------------------------------------------
+
+COUNTED = "n=$(cat /tmp/n 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/n; " + note("start")
+
+
+def test_on_failure_restarts_exit_2_and_is_done_after_exit_0(boot, tree: Tree):
+    tree.service("svc", f'{COUNTED}; [ "$n" = 0 ] && exit 2; exit 0', restart="on-failure\n")
+    c = boot()
+    c.wait_for("[ignity] svc exited 0 (2nd time in")
+    assert "done (restart on-failure)" in c.lines[-1] or any("done (restart on-failure)" in x for x in c.lines)
+    assert any(x == "[ignity] svc exited 2: restarting in 1000 ms" for x in c.lines), c.output
+    assert inside(c, f"{R}/svc/.ignity/done") == "exited 0\n"
+    assert inside(c, f"{R}/svc/.ignity/failed") == ""
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+    assert len(starts(c.out)) == 2
+
+
+def test_never_runs_once_and_a_non_zero_exit_is_a_failure(boot, tree: Tree):
+    tree.service("svc", f"{COUNTED}; exit 2", restart="never\n")
+    c = boot()
+    c.wait_for("[ignity] svc exited 2: exited 2 (restart never)")
+    assert inside(c, f"{R}/svc/.ignity/failed") == "exited 2 (restart never)\n"
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+    assert len(starts(c.out)) == 1
+
+
+def test_never_with_exit_0_is_done(boot, tree: Tree):
+    tree.service("svc", f"{COUNTED}; exit 0", restart="never\n")
+    c = boot()
+    c.wait_for("[ignity] svc exited 0: done (restart never)")
+    assert inside(c, f"{R}/svc/.ignity/done") == "exited 0\n"
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+
+
+def test_defaults_come_from_the_variables(boot, tree: Tree):
+    tree.service("svc", f"{COUNTED}; exit 4")
+    env = {"IGNITY_SERVICES_RESTART_DELAY": "1500", "IGNITY_SERVICES_RESTART_LIMIT": "3 60000"}
+    c = boot(env=env)
+    c.wait_for("given up after 3 exits in", timeout=30)
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+    times = starts(c.out)
+    assert len(times) == 3
+    assert all(1.4 < g < 2.5 for g in gaps(times)), gaps(times)
+    assert "[ignity] svc exited 4: restarting in 1500 ms" in c.lines
+
+
+def test_a_service_file_overrides_the_variables(boot, tree: Tree):
+    tree.service("svc", f"{COUNTED}; exit 4", restart_limit="2 60000\n")
+    c = boot(env={"IGNITY_SERVICES_RESTART_LIMIT": "9 60000"})
+    c.wait_for("given up after 2 exits in", timeout=30)
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+
+
+def test_an_essential_service_given_up_on_stops_the_container_with_its_status(boot, tree: Tree):
+    tree.finalize("10-fin", "echo finalize-ran")
+    tree.service("svc", f"{COUNTED}; exit 3", essential="", restart="always\n", restart_limit="2 60000\n")
+    c = boot("sleep", "100")
+    assert c.wait(timeout=30) == 3, c.output
+    assert len(starts(c.out)) == 2
+    assert "finalize-ran" in c.lines
+    assert any("[ignity] svc exited 3 (2nd time in" in x and "given up after 2 exits" in x for x in c.lines)
+
+
+# -- a pending delay and a stop -----------------------------------------------------------
+
+
+def test_an_operator_stop_during_a_pending_delay_never_restarts_it(boot, tree: Tree):
+    tree.init("10-fifo", "mkfifo /tmp/dying")
+    tree.service("svc", f"{COUNTED}; echo > /tmp/dying; exit 1", restart_delay="6000\n")
+    script = f"""
+read x < /tmp/dying; s6-svwait -D {S}/svc; s6-svwait -u -t 10000 {S}/svc
+cat {R}/svc/.ignity/restart
+t0=$(date +%s%N); s6-svc -d {S}/svc; s6-svwait -D -t 10000 {S}/svc
+echo stopped-in-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+s6-svwait -u -t 8000 {S}/svc; echo up-again=$?
+echo "restart=[$(cat {R}/svc/.ignity/restart)]"
+"""
+    c = boot("sh", "-c", script)
+    assert c.wait(timeout=40) == 0, c.output
+    assert len(starts(c.out)) == 1, c.output
+    ms = int(next(x for x in c.lines if x.startswith("stopped-in-ms=")).split("=")[1])
+    assert ms < 2000, c.output
+    assert "up-again=99" in c.lines and "restart=[]" in c.lines, c.output
+
+
+def test_a_container_stop_during_a_pending_delay_is_not_delayed(boot, tree: Tree):
+    tree.service("svc", f"{COUNTED}; exit 1", restart_delay="30000\n")
+    c = boot()
+    c.wait_for("[ignity] svc exited 1: restarting in 30000 ms")
+    t0 = c.kill(signal.SIGTERM)
+    assert c.wait(timeout=20) == 0, c.output
+    assert time.monotonic() - t0 < 5, c.output
+    assert len(starts(c.out)) == 1
+
+
+# -- health checks escalate ----------------------------------------------------------------
+
+FROZEN_CHECK = '#!/bin/sh\npid=$(s6-svstat -o pid .)\nread -r _ _ state _ < /proc/$pid/stat\n[ "$state" != T ]\n'
+
+
+def health(service: Path, body: str) -> None:
+    (service / "health").write_text(body)
+    (service / "health").chmod(0o755)
+
+
+def twice(act: str) -> str:
+    """The CMD: twice, wait for the service up, `act` on it, note the time, wait for its next start."""
+    return f"""
+for i in 1 2; do
+  s6-svwait -u -t 20000 {S}/svc || exit 9
+  pid=$(s6-svstat -o pid {S}/svc)
+  echo "svc act $(date +%s%N)" >> /out/events
+  {act}
+  s6-svwait -d -t 30000 {S}/svc || exit 8
+done
+s6-svwait -u -t 20000 {S}/svc; cat {R}/svc/.ignity/health-restarts | wc -l
+"""
+
+
+def acts_then_starts(out: Path) -> list[float]:
+    """For each act, seconds until the next start."""
+    events = [line.split() for line in (out / "events").read_text().splitlines()]
+    times = [(w[1], int(w[2]) / 1e9) for w in events]
+    result = []
+    for i, (kind, t) in enumerate(times):
+        if kind == "act":
+            result.append(next(u for k, u in times[i + 1 :] if k == "start") - t)
+    return result
+
+
+def test_a_frozen_service_is_restarted_within_the_bound_twice(boot, tree: Tree):
+    svc = tree.service(
+        "svc", f"{note('start')}; exec sleep 1000", health_interval="200", health_retries="2", health_timeout="1000"
+    )
+    health(svc, FROZEN_CHECK)
+    c = boot("sh", "-c", twice('kill -STOP "$pid"'))
+    assert c.wait(timeout=60) == 0, c.output
+    assert c.lines[-1].strip() == "2", c.output
+    # interval x retries (0.4 s) + the 1-s pause between two starts, plus slack for a loaded machine
+    assert all(t < 0.4 + 1 + 2.5 for t in acts_then_starts(c.out)), acts_then_starts(c.out)
+    assert sum("crashed (unhealthy, stopped by signal TERM)" in x for x in c.lines) == 2, c.output
+
+
+def test_a_service_ignoring_sigterm_is_killed_past_its_grace_and_restarted_twice(boot, tree: Tree):
+    run = f"trap '' TERM; rm -f /tmp/sick; {note('start')}; while :; do sleep 0.2; done"
+    svc = tree.service("svc", run, health_interval="200", health_retries="2", timeout_kill="1000\n")
+    health(svc, "#!/bin/sh\n[ ! -e /tmp/sick ]\n")
+    c = boot("sh", "-c", twice("touch /tmp/sick"))  # each start removes it
+    assert c.wait(timeout=60) == 0, c.output
+    assert c.lines[-1].strip() == "2", c.output
+    # interval x retries (0.4) + grace (1) + the 1-s pause, plus slack
+    assert all(1.0 < t < 0.4 + 1 + 1 + 2.5 for t in acts_then_starts(c.out)), acts_then_starts(c.out)
+    assert sum("crashed (unhealthy, stopped by signal KILL)" in x for x in c.lines) == 2, c.output
+
+
+def test_a_hanging_check_is_killed_at_its_timeout_every_time(boot, tree: Tree):
+    # The check leaves a child in a session of its own holding its output: it must not hold the loop.
+    svc = tree.service(
+        "svc", f"{note('start')}; exec sleep 1000", health_interval="100", health_retries="3", health_timeout="300"
+    )
+    health(svc, "#!/bin/sh\nsetsid sleep 100 &\nexec sleep 100\n")
+    c = boot()
+    c.wait_for_count("[ignity] svc crashed (unhealthy, stopped by signal TERM)", 2, timeout=30)
+    assert inside(c, f"{R}/svc/.ignity/health-last") == "timed out after 300 ms\n"
+    c.kill(signal.SIGTERM)
+    assert c.wait() == 0, c.output
+    times = starts(c.out)
+    # 3 x (interval + timeout) = 1.2 s, + the 1-s pause
+    assert all(g < 1.2 + 1 + 2.5 for g in gaps(times[:3])), gaps(times)
+
+
+def test_the_restart_count_resets_once_the_service_passed_its_check(boot, tree: Tree):
+    tree.init("10-fifo", "mkfifo /tmp/go /tmp/checked")
+    run = f'{COUNTED}; [ "$n" -lt 2 ] && exit 1; [ "$n" = 2 ] && read x < /tmp/go; exit 1'
+    svc = tree.service("svc", run, restart_delay="1000 60000\n", health_interval="100")
+    # The second passing check tells the CMD: the loop has recorded the first.
+    health(svc, "#!/bin/sh\nn=$(cat /tmp/c 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/c\n"
+           "[ \"$n\" = 1 ] && echo > /tmp/checked\nexit 0\n")  # fmt: skip
+    c = boot("sh", "-c", "read x < /tmp/checked; echo > /tmp/go; exec sleep 100")
+    c.wait_for("[ignity] svc exited 1 (2nd time in")
+    c.wait_for_count("[ignity] svc exited 1: restarting in 1000 ms", 2, timeout=30)
+    told = [x for x in c.lines if x.startswith("[ignity] svc exited 1")]
+    assert told[:3] == [
+        "[ignity] svc exited 1: restarting in 1000 ms",
+        told[1],
+        "[ignity] svc exited 1: restarting in 1000 ms",
+    ] and told[1].endswith("restarting in 2000 ms"), told
     c.kill(signal.SIGTERM)
     assert c.wait() == 0, c.output
