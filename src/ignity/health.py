@@ -148,7 +148,7 @@ while "$sleep" "$interval"; do
     echo >> .ignity/health-restarts
     kill -s "$downsig" "$main" 2>/dev/null
     kill -s CONT "$main" 2>/dev/null
-    "$svwait" -d -t "$grace_ms" . && exit 0
+    "$svwait" -d -t "$grace_ms" . 2>/dev/null && exit 0
     kill -KILL "$main" 2>/dev/null
     [ "$clean" = 0 ] || kill -KILL "-$main" 2>/dev/null
     exit 0

@@ -26,14 +26,13 @@ life of the service.
     `keep-children` file opts out), so that a forking daemon restarts
     cleanly instead of finding its old workers on its port;
   - runs the author's finish, if any, with the same arguments;
-  - when that finish exits 125 (s6: permanent failure, do not restart) while
-    the service is wanted up, records it in .ignity/failed, for
-    `ignity status` and the CMD wait: s6 itself shows such a service as just
-    "down, want down", like one an operator stopped;
-  - for an `essential` service that died without being asked to stop (s6
-    still wants it up), runs `ignity halt STATUS` (STATUS = its exit code, or
-    128+N for signal N), then `s6-svc -d .` so that s6 does not restart it
-    while the container stops.
+  - then, unless the service was asked to stop (s6 no longer wants it up),
+    applies its restart policy (restarts.py): a restart (after a delay the
+    next run waits out), or give-up/done (.ignity/failed, .ignity/done, exit
+    125, s6's "permanent failure"); one line on the container's stderr. An
+    `essential` service that is not restarted runs `ignity halt STATUS`
+    (its exit code, or 128+N for signal N), then `s6-svc -d .` so that s6
+    does not restart it while the container stops.
 
 Everything is written by the user Ignity runs as (root, normally), in a
 directory of that user's, and only programs found by absolute path are named.
