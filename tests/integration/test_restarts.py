@@ -198,7 +198,7 @@ for i in 1 2; do
   {act}
   s6-svwait -d -t 30000 {S}/svc || exit 8
 done
-s6-svwait -u -t 20000 {S}/svc; echo "health-restarts=$(cat {R}/svc/.ignity/health-restarts | wc -l)"
+s6-svwait {up} -t 20000 {S}/svc; echo "health-restarts=$(cat {R}/svc/.ignity/health-restarts | wc -l)"
 """
 
 
@@ -214,11 +214,12 @@ def acts_then_starts(out: Path) -> list[float]:
 
 
 def test_a_frozen_service_is_restarted_within_the_bound_twice(boot, tree: Tree):
+    run = f"{note('start')}; echo >&3; exec sleep 1000 3>&-"
     svc = tree.service(
-        "svc", f"{note('start')}; exec sleep 1000", health_interval="200", health_retries="2", health_timeout="1000"
+        "svc", run, health_interval="200", health_retries="2", health_timeout="1000", notification_fd="3\n"
     )
     health(svc, FROZEN_CHECK)
-    c = boot("sh", "-c", twice('kill -STOP "$pid"'))
+    c = boot("sh", "-c", twice('kill -STOP "$pid"', "-U"))
     assert c.wait(timeout=60) == 0, c.output
     assert "health-restarts=2" in c.lines, c.output
     assert not any("s6-svwait" in x for x in c.lines), c.output
