@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ignity import tools
+from ignity import paths, tools
 from ignity.errors import IgnityError
 
 POLICIES = ("always", "on-failure", "never")
@@ -134,7 +134,7 @@ def filled(name: str, policy: Policy, essential: bool, tell: bool) -> list[str]:
         f"policy={policy.restart} first={policy.first} max={policy.max} limit={policy.limit} window={policy.window}",
         f"waits={int(policy.waits)}",
         f"svstat={_q(tools.find('s6-svstat'))} svc={_q(tools.find('s6-svc'))}",
-        f"mv={_q(tools.find('mv'))} date={_q(tools.find('date'))}",
+        f"mv={_q(tools.find('mv'))} date={_q(tools.find('date'))} stopping={_q(paths.STOPPING)}",
     ]
 
 
@@ -142,7 +142,9 @@ def filled(name: str, policy: Policy, essential: bool, tell: bool) -> list[str]:
 # $1/$2: s6's exit code (256: killed) and signal. Numbers in centiseconds since boot
 # (/proc/uptime: no fork), except the ms of .ignity/restart (CLOCK_REALTIME, for status).
 DECIDE = r"""put() { printf '%s\n' "$2" > "$1.new" && "$mv" -f "$1.new" "$1"; }
-want=$("$svstat" -o wantedup . 2>/dev/null)
+# The container stops (the latch, a test without a fork: a stop costs nothing more), or s6 no longer wants it up.
+want=false
+[ -e "$stopping" ] || want=$("$svstat" -o wantedup . 2>/dev/null)
 if [ "$want" != true ]; then
   # Asked to stop (an operator, the container's stop): nothing to decide.
   [ ! -s .ignity/restart ] || : > .ignity/restart

@@ -232,7 +232,7 @@ def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
     outer += [tools.find("s6-ftrig-notify"), startup, "R"]
     log.debug(PHASE, f"waiting for {len(awaited)} service(s), at most {wait_ms or 'unlimited'} ms")
     status = procs.run(outer, stderr_to_null=True)
-    failed = [s.name for s in awaited if wrappers.failed_permanently(s.path)]
+    failed = [s for s in awaited if wrappers.failed_permanently(s.path)]
     if failed:
         raise IgnityError(f"service {_failure(failed)}: start-up stopped")
     if status == LISTEN_TIMEOUT:
@@ -244,8 +244,13 @@ def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
         raise IgnityError(f"waiting for services failed (s6-ftrig-listen exited {status})")
 
 
-def _failure(names: list[str]) -> str:
-    return ", ".join(f"{n} failed permanently (its finish exited 125)" for n in names)
+def _failure(failed: list[Service]) -> str:
+    return ", ".join(f"{s.name} failed permanently ({_reason(s.path)})" for s in failed)
+
+
+def _reason(path: str) -> str:
+    reason = wrappers.failure(path)
+    return "its finish exited 125" if reason in ("", "125", "finish exited 125") else reason
 
 
 def _remaining(deadline: float | None) -> int:
@@ -305,6 +310,8 @@ def _start_in_order(
             if not name:
                 continue
             code = procs.status_of(wstatus)
+            if code == FAILED and wrappers.done(by_name[name].path):
+                code = REACHED  # ran once and is done (`restart on-failure` or `never`, exit 0): as good as up
             if code != REACHED:
                 raise IgnityError(_why(by_name, name, code, held - started, ready, maxtime_ms))
             ready.add(name)
@@ -323,7 +330,7 @@ def _why(by_name: dict[str, Service], name: str, code: int, waiting: set[str], r
     """One line: what failed, and the chain of services that wait for it."""
     service = by_name[name]
     if code == FAILED:
-        what = _failure([name]) if wrappers.failed_permanently(service.path) else f"{name}: its supervisor died"
+        what = _failure([service]) if wrappers.failed_permanently(service.path) else f"{name}: its supervisor died"
     elif code == TIMED_OUT:
         what = f"{name} not {service.what} within IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME={maxtime_ms} ms"
     else:

@@ -277,3 +277,62 @@ def test_the_restart_count_resets_once_the_service_passed_its_check(boot, tree: 
     ] and told[1].endswith("restarting in 2000 ms"), told
     c.kill(signal.SIGTERM)
     assert c.wait() == 143, c.output  # the CMD's sleep, stopped
+
+
+# -- start order, down-signal, the reset by time -------------------------------------------
+
+
+def dependency(service: Path, other: str) -> Path:
+    (service / "dependencies.d").mkdir()
+    (service / "dependencies.d" / other).write_text("")
+    return service
+
+
+def test_a_dependency_done_once_lets_what_depends_on_it_start(boot, tree: Tree):
+    tree.service("migrate", f"{note('start')}; exit 0", restart="never\n")
+    dependency(tree.service("web", f"{note('start')}; exec sleep 100"), "migrate")
+    c = boot("sh", "-c", f"s6-svwait -u -t 10000 {S}/web && echo web-up")
+    assert c.wait() == 0, c.output
+    assert "web-up" in c.lines
+    assert starts(c.out, "migrate")[0] < starts(c.out, "web")[0]
+
+
+def test_a_dependency_failing_under_restart_never_stops_the_start_up_saying_why(boot, tree: Tree):
+    tree.service("migrate", "exit 2", restart="never\n")
+    dependency(tree.service("web", "echo web-ran; exec sleep 100"), "migrate")
+    c = boot("echo", "cmd-ran")
+    assert c.wait() == 1, c.output
+    assert any("migrate failed permanently (exited 2 (restart never))" in x for x in c.lines), c.output
+    assert "web-ran" not in c.lines and "cmd-ran" not in c.lines
+
+
+USR1 = "trap 'echo got-USR1; exit 0' USR1; " + note("start") + "; while :; do sleep 0.1; done"
+
+
+def test_down_signal_stops_it_for_a_health_restart_and_for_s6_svc_d(boot, tree: Tree):
+    svc = tree.service("svc", USR1, down_signal="SIGUSR1\n", health_interval="100", health_retries="2")
+    health(svc, "#!/bin/sh\n[ ! -e /tmp/sick ]\n")
+    script = f"""
+s6-svwait -u -t 10000 {S}/svc; touch /tmp/sick; s6-svwait -d -t 20000 {S}/svc; rm /tmp/sick
+s6-svwait -u -t 10000 {S}/svc; s6-svc -d {S}/svc; s6-svwait -D -t 10000 {S}/svc; echo down=$?
+"""
+    c = boot("sh", "-c", script)
+    assert c.wait(timeout=40) == 0, c.output
+    assert c.lines.count("got-USR1") == 2 and "down=0" in c.lines, c.output
+    # exit 0 on its down-signal, under `restart always`: restarted after the health kill
+    assert "[ignity] svc exited 0: restarting in 1000 ms" in c.lines, c.output
+    assert len(starts(c.out)) == 2
+
+
+def test_the_count_resets_once_a_run_lasted_max_ms(boot, tree: Tree):
+    tree.init("10-fifo", "mkfifo /tmp/go /tmp/third")
+    # runs 1-2 die at once (1000, 2000 ms), run 3 lives > MAX (2000 ms) then dies: 1000 ms again.
+    run = f'{COUNTED}; [ "$n" -lt 2 ] && exit 1; [ "$n" = 2 ] && {{ echo > /tmp/third; read x < /tmp/go; }}; exit 1'
+    tree.service("svc", run, restart_delay="1000 2000\n")
+    # 2.5 s is how long run 3 lives: the scenario, not a synchronisation
+    c = boot("sh", "-c", "read x < /tmp/third; sleep 2.5; echo > /tmp/go; exec sleep 100")
+    c.wait_for_count("[ignity] svc exited 1: restarting in 1000 ms", 2, timeout=30)
+    told = [x for x in c.lines if x.startswith("[ignity] svc exited 1")]
+    assert told[1].endswith("restarting in 2000 ms") and told[2] == "[ignity] svc exited 1: restarting in 1000 ms"
+    c.kill(signal.SIGTERM)
+    c.wait()
