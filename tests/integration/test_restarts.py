@@ -289,7 +289,8 @@ def dependency(service: Path, other: str) -> Path:
 
 
 def test_a_dependency_done_once_lets_what_depends_on_it_start(boot, tree: Tree):
-    tree.service("migrate", f"{note('start')}; exit 0", restart="never\n")
+    # It notifies no readiness and ends: s6's "permanent failure" event, which a done one is not.
+    tree.service("migrate", f"{note('start')}; exit 0", restart="never\n", notification_fd="3\n")
     dependency(tree.service("web", f"{note('start')}; exec sleep 100"), "migrate")
     c = boot("sh", "-c", f"s6-svwait -u -t 10000 {S}/web && echo web-up")
     assert c.wait() == 0, c.output
@@ -298,7 +299,7 @@ def test_a_dependency_done_once_lets_what_depends_on_it_start(boot, tree: Tree):
 
 
 def test_a_dependency_failing_under_restart_never_stops_the_start_up_saying_why(boot, tree: Tree):
-    tree.service("migrate", "exit 2", restart="never\n")
+    tree.service("migrate", "exit 2", restart="never\n", notification_fd="3\n")
     dependency(tree.service("web", "echo web-ran; exec sleep 100"), "migrate")
     c = boot("echo", "cmd-ran")
     assert c.wait() == 1, c.output
@@ -306,15 +307,17 @@ def test_a_dependency_failing_under_restart_never_stops_the_start_up_saying_why(
     assert "web-ran" not in c.lines and "cmd-ran" not in c.lines
 
 
-USR1 = "trap 'echo got-USR1; exit 0' USR1; " + note("start") + "; while :; do sleep 0.1; done"
+USR1 = "trap 'echo got-USR1; exit 0' USR1; " + note("start") + "; echo >&3; while :; do sleep 0.1; done"
 
 
 def test_down_signal_stops_it_for_a_health_restart_and_for_s6_svc_d(boot, tree: Tree):
-    svc = tree.service("svc", USR1, down_signal="SIGUSR1\n", health_interval="100", health_retries="2")
+    svc = tree.service(
+        "svc", USR1, down_signal="SIGUSR1\n", health_interval="100", health_retries="2", notification_fd="3\n"
+    )
     health(svc, "#!/bin/sh\n[ ! -e /tmp/sick ]\n")
     script = f"""
-s6-svwait -u -t 10000 {S}/svc; touch /tmp/sick; s6-svwait -d -t 20000 {S}/svc; rm /tmp/sick
-s6-svwait -u -t 10000 {S}/svc; s6-svc -d {S}/svc; s6-svwait -D -t 10000 {S}/svc; echo down=$?
+s6-svwait -U -t 10000 {S}/svc; touch /tmp/sick; s6-svwait -d -t 20000 {S}/svc; rm /tmp/sick
+s6-svwait -U -t 10000 {S}/svc; s6-svc -d {S}/svc; s6-svwait -D -t 10000 {S}/svc; echo down=$?
 """
     c = boot("sh", "-c", script)
     assert c.wait(timeout=40) == 0, c.output
