@@ -188,7 +188,8 @@ if [ -z "$reason$done" ] && [ "$limit" -gt 0 ] && [ "$n" -ge "$limit" ]; then
 fi
 if [ -n "$reason$done" ]; then
   : > .ignity/restart
-  put .ignity/deaths "$restarts $consec $since 0 $told$kept"
+  # Forgotten: a start by hand (ignity start) begins a new count and a new window.
+  put .ignity/deaths "$restarts $consec $since 0 $told"
   if [ -n "$reason" ]; then
     [ "$essential" = 1 ] || put .ignity/failed "$reason"
     echo "[ignity] $name $what$count: $reason" >&2

@@ -106,3 +106,10 @@ def test_told_lines(tmp_path: Path, stubs: Path) -> None:
     done = subprocess.run(["/bin/sh", "./finish", "0", "0", "svc"], cwd=d, capture_output=True, text=True)
     assert done.returncode == 125 and done.stderr.startswith("[ignity] svc exited 0 (2nd time in ")
     assert done.stderr.endswith(": done (restart on-failure)\n") and wrappers.done(str(d))
+
+
+def test_a_start_by_hand_after_a_give_up_begins_a_new_window(tmp_path: Path, stubs: Path) -> None:
+    d = installed(tmp_path, restart_limit="2 60000\n")
+    assert [finish(d, "2", "0") for _ in range(2)] == [0, 125]
+    (d / ".ignity/failed").write_text("")  # what `ignity start` does, with s6-svc -u
+    assert finish(d, "2", "0") == 0  # one death in the new window: restarted
