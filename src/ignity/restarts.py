@@ -134,8 +134,20 @@ def filled(name: str, policy: Policy, essential: bool, tell: bool) -> list[str]:
         f"policy={policy.restart} first={policy.first} max={policy.max} limit={policy.limit} window={policy.window}",
         f"waits={int(policy.waits)}",
         f"svstat={_q(tools.find('s6-svstat'))} svc={_q(tools.find('s6-svc'))}",
-        f"mv={_q(tools.find('mv'))} date={_q(tools.find('date'))} stopping={_q(paths.STOPPING)}",
+        f"mv={_q(tools.find('mv'))} stopping={_q(paths.STOPPING)} booted={_booted_ms()}",
     ]
+
+
+def _booted_ms() -> int:
+    """When the kernel's uptime (/proc/uptime, CLOCK_BOOTTIME) was 0, in ms of CLOCK_REALTIME."""
+    import time
+
+    try:
+        with open("/proc/uptime") as f:
+            uptime_ms = int(float(f.read().split()[0]) * 1000)
+    except (OSError, ValueError, IndexError):
+        uptime_ms = 0
+    return int(time.time() * 1000) - uptime_ms
 
 
 # The finish wrapper's decision, after the clean-up and the author's finish ($code).
@@ -215,11 +227,9 @@ if [ "$tell" = 1 ] && { [ "$consec" -le 3 ] || [ $((now - told)) -ge 1000 ]; }; 
   echo "[ignity] $name $what$count: restarting in $d ms" >&2
   told=$now
 fi
-t=$("$date" +%s.%N 2>/dev/null)
-ns=${t#*.}
-case $ns in [0-9][0-9][0-9]*) ms=${ns%"${ns#???}"} ;; *) ms=000 ;; esac
 put .ignity/deaths "$restarts $consec $since $((now + d / 10)) $told$kept"
-put .ignity/restart "$consec $d $((${t%%.*} * 1000 + 1$ms - 1000 + d))"
+# NEXT_MS: the boot's time on CLOCK_REALTIME (written in at install) + uptime: no fork of date(1).
+put .ignity/restart "$consec $d $((booted + now * 10 + d))"
 exit "$code"
 """
 

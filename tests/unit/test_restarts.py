@@ -113,3 +113,14 @@ def test_a_start_by_hand_after_a_give_up_begins_a_new_window(tmp_path: Path, stu
     assert [finish(d, "2", "0") for _ in range(2)] == [0, 125]
     (d / ".ignity/failed").write_text("")  # what `ignity start` does, with s6-svc -u
     assert finish(d, "2", "0") == 0  # one death in the new window: restarted
+
+
+def test_next_start_is_on_the_realtime_clock(tmp_path: Path, stubs: Path) -> None:
+    import time
+
+    d = installed(tmp_path, restart_delay="4000\n")
+    before = time.time() * 1000
+    finish(d, "1", "0")
+    deaths, delay, next_ms = (d / ".ignity/restart").read_text().split()
+    assert (deaths, delay) == ("1", "4000")
+    assert before + 4000 - 50 < int(next_ms) < time.time() * 1000 + 4000 + 50
