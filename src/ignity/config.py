@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # name -> (default, kind); kind "ms" is milliseconds, "bool" is 0/1, "level" is
-# 0..2, "output" is one of OUTPUT_MODES (a word, not a number).
+# 0..2, "output" is one of OUTPUT_MODES (a word, not a number), "delay" and
+# "limit" the two-number syntax of restarts.py (kept as text, normalised).
 KNOWN: dict[str, tuple[int | str, str]] = {
     "IGNITY_CMD_FORWARD_SIGNALS": (1, "bool"),
     "IGNITY_CMD_RECEIVE_SIGNALS": (0, "bool"),
@@ -27,6 +28,8 @@ KNOWN: dict[str, tuple[int | str, str]] = {
     "IGNITY_SYNC_DISKS": (0, "bool"),
     "IGNITY_VERBOSITY": (1, "level"),
     "IGNITY_SERVICES_OUTPUT": ("raw", "output"),
+    "IGNITY_SERVICES_RESTART_DELAY": ("1000", "delay"),
+    "IGNITY_SERVICES_RESTART_LIMIT": ("0", "limit"),
 }
 
 # How a service without its own log/ reaches the container's stdout/stderr
@@ -61,6 +64,8 @@ class Config:
     sync_disks: int
     verbosity: int
     services_output: str
+    services_restart_delay: str
+    services_restart_limit: str
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
@@ -69,8 +74,13 @@ class Config:
         return "Config(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
 
     def dump(self) -> str:
-        """Serialise for the later stages (one NAME=VALUE a line)."""
-        return "".join(f"IGNITY_{k.upper()}={getattr(self, k)}\n" for k in self.__slots__)
+        """Serialise for the later stages (one NAME=VALUE a line, also read by sh's `.`:
+        a value with a space is single-quoted, and load() takes the quotes off)."""
+        return "".join(f"IGNITY_{k.upper()}={_sh_value(str(getattr(self, k)))}\n" for k in self.__slots__)
+
+
+def _sh_value(value: str) -> str:
+    return f"'{value}'" if " " in value else value
 
 
 def _parse_value(name: str, raw: str, kind: str) -> int | str:
@@ -79,6 +89,17 @@ def _parse_value(name: str, raw: str, kind: str) -> int | str:
         if raw not in OUTPUT_MODES:
             raise IgnityError(f"{name}={shown}: not a valid value, expected raw, prefixed or json")
         return raw
+    if kind in ("delay", "limit"):
+        from ignity import restarts
+
+        try:
+            numbers = restarts.parse_delay(raw) if kind == "delay" else restarts.parse_limit(raw)
+        except ValueError as e:
+            raise IgnityError(f"{name}={shown}: {e}") from None
+        first, second = numbers  # normalised: "FIRST" when MAX is FIRST, "0" for no limit
+        if (kind == "delay" and first == second) or (kind == "limit" and first == 0):
+            return str(first)
+        return f"{first} {second}"
     what = {"ms": "a whole number of milliseconds", "bool": "0 or 1", "level": "0, 1 or 2"}[kind]
     if not raw.isascii() or not raw.isdigit():
         raise IgnityError(f"{name}={shown}: not a valid value, expected {what}")
@@ -109,6 +130,8 @@ def load(path: str) -> Config:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 name, _, value = line.rstrip("\n").partition("=")
+                if len(value) > 1 and value[0] == value[-1] == "'":
+                    value = value[1:-1]  # dump()'s quoting
                 env[name] = value
     except FileNotFoundError:
         pass

@@ -192,13 +192,17 @@ def bring_down(service: svstatus.Service, bound_ms: int) -> None:
 
 def bring_up(service: svstatus.Service, bound_ms: int) -> None:
     """Start it (removing a `down` file: it is wanted up now) and wait until up, or ready where it notifies."""
+    # Its run waiting out a restart delay shows as up to s6, where -u changes nothing:
+    # -r ends the wait (not counted as a death) and the program starts at once.
+    waiting = service.s6_state == svstatus.UP and service.state == svstatus.RESTARTING
     clear(service)
     try:
         os.unlink(f"{service.path}/down")
     except FileNotFoundError:
         pass
     what = "ready" if service.notifies else "up"
-    code = svc([f"-w{'U' if service.notifies else 'u'}", "-T", str(bound_ms), "-u"], service)
+    until = ("R" if service.notifies else "r") if waiting else ("U" if service.notifies else "u")
+    code = svc([f"-w{until}", "-T", str(bound_ms), "-ru" if waiting else "-u"], service)
     if code == S6_TIMEOUT:
         raise IgnityError(f"{service.name}: not {what} within {bound_ms} ms (it is still starting)", NOT_DONE)
     if code != 0:

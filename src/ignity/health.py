@@ -3,9 +3,11 @@
 An executable `health` in a service directory is run every `health-interval`
 ms (default 10000) once the service is up (ready, with a notification-fd),
 each run bounded by `health-timeout` ms (default 5000, then SIGKILL). After
-`health-retries` consecutive failures (default 3) the service is restarted
-with `s6-svc -r`; for an `essential` service the container stops instead
-(`ignity halt 1`).
+`health-retries` consecutive failures (default 3) the loop sends the
+service its `down-signal` (SIGTERM) and SIGCONT, and SIGKILL past its stop
+grace (`timeout-kill`, else IGNITY_SERVICES_GRACETIME): then its restart
+policy applies (restarts.py). For an `essential` service the container stops
+instead (`ignity halt 1`). Every program is named by absolute path: it runs as root.
 
 The loop is /bin/sh, started in the background by the first lines of the
 service's `run` (wrappers.py), so it lives in the service's process group: when the service
@@ -18,6 +20,8 @@ The loop writes its state in NAME/.ignity/ for `ignity status`:
   health       one line "STATE FAILURES" (starting, healthy, failing, unhealthy)
   health-last  the last line of output of the last failed check
   health-restarts  one line per restart it caused
+  health-passed    "1" once a check passed since the last death (the restart count's reset)
+  health-out       the last check's output
 """
 
 from __future__ import annotations
@@ -58,43 +62,95 @@ def _seconds(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
 
 
-def loop_script(path: str, name: str, notifies: bool, essential: bool) -> str:
-    """The loop, with every number and program path written in: no lookup at run time."""
-    s = settings(path, name)
-    svwait, svc = tools.find("s6-svwait"), tools.find("s6-svc")
-    timeout = _find_timeout()
-    if essential:
-        from ignity import wrappers
+def down_signal(path: str) -> str:
+    """The service's `down-signal` (s6's file: a name, with or without SIG, or a number) as a
+    name `kill -s` takes; TERM when absent or not a signal (s6 then sends SIGTERM too)."""
+    import signal
 
-        act = f"{wrappers.ignity_command()} halt 1"
-    else:
-        act = f"echo >> {RESTARTS}; {svc} -r ."
-    return f"""#!/bin/sh
-# Written by Ignity: the health checks of service {name}. $1: the pid of its run.
-main=$1
-nl='
-'
-put() {{ echo "$1" > {STATE}.new && mv -f {STATE}.new {STATE}; }}
+    try:
+        with open(f"{path}/down-signal") as f:
+            text = f.read(64).strip().upper()
+    except OSError:
+        return "TERM"
+    try:
+        number = int(text) if text.isdigit() else int(signal.Signals["SIG" + text.removeprefix("SIG")])
+        return signal.Signals(number).name[3:]
+    except (KeyError, ValueError):
+        return "TERM"
+
+
+def grace(path: str, gracetime_ms: int) -> int:
+    """The service's stop grace: its `timeout-kill`, else IGNITY_SERVICES_GRACETIME (at least 1 ms)."""
+    try:
+        with open(f"{path}/timeout-kill") as f:
+            text = f.read(64).strip()
+    except OSError:
+        text = ""
+    return int(text) if text.isdigit() and int(text) > 0 else max(1, gracetime_ms)
+
+
+def loop_script(
+    path: str, name: str, notifies: bool, essential: bool, clean: bool = True, gracetime_ms: int = 5000
+) -> str:
+    """The loop: a filled block of every number and program path, then a fixed body."""
+    s = settings(path, name)
+    from ignity import wrappers
+
+    q = wrappers._quote
+    filled = [
+        "#!/bin/sh",
+        f"# Written by Ignity: the health checks of service {name} (health.py). $1: the pid of its run.",
+        "# start filled",
+        f"interval={_seconds(s['health-interval'])} retries={s['health-retries']}",
+        f"timeout_ms={s['health-timeout']} timeout_s={_seconds(s['health-timeout'])}",
+        f"notifies={int(notifies)} essential={int(essential)} clean={int(clean)}",
+        f"downsig={down_signal(path)} grace_ms={grace(path, gracetime_ms)}",
+        f"svwait={q(tools.find('s6-svwait'))} timeout={q(_find_timeout())} sleep={q(tools.find('sleep'))}",
+        f"mv={q(tools.find('mv'))} tail={q(tools.find('tail'))}",
+        f"ignity={q(wrappers.ignity_command()) if essential else 'ignity'}",
+        "# end filled",
+    ]
+    return "\n".join(filled) + "\n" + LOOP
+
+
+# Escalation: the down-signal (and SIGCONT, for a stopped one) to run's pid, then,
+# past the stop grace, SIGKILL to it and its process group (this loop included:
+# the last thing it does). s6 sees a death while the service is wanted up, and
+# the finish wrapper applies the restart policy; the next run starts a new loop.
+LOOP = r"""main=$1
+put() { echo "$1" > .ignity/health.new && "$mv" -f .ignity/health.new .ignity/health; }
 put "starting 0"
-{svwait} {"-U" if notifies else "-u"} . || exit 0
+if [ "$notifies" = 1 ]; then up=-U; else up=-u; fi
+"$svwait" "$up" . || exit 0
 fails=0 state=starting
-while sleep {_seconds(s["health-interval"])}; do
+while "$sleep" "$interval"; do
   kill -0 "$main" 2>/dev/null || exit 0
-  out=$({timeout} -s KILL {_seconds(s["health-timeout"])} ./health 2>&1 < /dev/null)
+  # Output to a file, not a pipe: what a check leaves behind cannot hold the loop.
+  "$timeout" -s KILL "$timeout_s" ./health > .ignity/health-out 2>&1 < /dev/null
   rc=$?
   if [ "$rc" = 0 ]; then
-    [ "$state" = healthy ] || {{ fails=0 state=healthy; put "healthy 0"; }}
+    if [ "$state" != healthy ]; then
+      fails=0 state=healthy
+      put "healthy 0"
+      echo 1 > .ignity/health-passed
+    fi
     continue
   fi
   fails=$((fails + 1))
   case "$rc" in
-    124|137) line="timed out after {s["health-timeout"]} ms" ;;
-    *) line="exit $rc: ${{out##*"$nl"}}" ;;
+    124|137) line="timed out after $timeout_ms ms" ;;
+    *) line="exit $rc: $("$tail" -n 1 .ignity/health-out 2>/dev/null)" ;;
   esac
-  echo "$line" > {LAST}.new && mv -f {LAST}.new {LAST}
-  if [ "$fails" -ge {s["health-retries"]} ]; then
+  echo "$line" > .ignity/health-last.new && "$mv" -f .ignity/health-last.new .ignity/health-last
+  if [ "$fails" -ge "$retries" ]; then
     put "unhealthy $fails"
-    {act}
+    [ "$essential" = 0 ] || exec "$ignity" halt 1
+    echo >> .ignity/health-restarts
+    kill -s "$downsig" "$main" 2>/dev/null
+    kill -s CONT "$main" 2>/dev/null
+    "$svwait" -d -t "$grace_ms" . 2>/dev/null && exit 0
+    kill -KILL "$main" 2>/dev/null
+    [ "$clean" = 0 ] || kill -KILL "-$main" 2>/dev/null
     exit 0
   fi
   state=failing

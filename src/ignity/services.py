@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import time
 
-from ignity import health, log, paths, phase, procs, runtime, tools, wrappers
+from ignity import config, health, log, paths, phase, procs, restarts, runtime, tools, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -127,11 +127,13 @@ def _graph(all_services: list[Service], directory: str) -> dict[str, list[str]]:
     return graph if any(s.deps for s in all_services) else {}
 
 
-def _install_wrappers(service: Service) -> None:
-    loop = None
+def _install_wrappers(service: Service, gracetime_ms: int, settings: config.Config) -> None:
+    loop, clean = None, not service.keep_children
     if health.has_check(service.path):
-        loop = health.loop_script(service.path, service.name, service.notifies, service.essential)
-    wrappers.install(service.path, service.name, service.essential, not service.keep_children, loop)
+        loop = health.loop_script(service.path, service.name, service.notifies, service.essential, clean, gracetime_ms)
+    delay, limit = settings.services_restart_delay, settings.services_restart_limit
+    policy = restarts.read(service.path, service.name, delay, limit, service.essential)
+    wrappers.install(service.path, service.name, service.essential, clean, loop, policy, settings.verbosity >= 1)
     if os.path.lexists(f"{service.path}/schedule"):  # a scheduled job: its run becomes the job loop
         from ignity import jobs
 
@@ -169,8 +171,9 @@ def start(
     needed = {dep for s in all_services if not s.down for dep in s.deps}
     observed = (awaited | needed) if graph else set()
     held = observed | {s.name for s in all_services if s.deps and not s.down}
+    settings = config.load(paths.CONFIG)  # the restart defaults and verbosity stage 1 wrote
     for service in all_services:
-        _install_wrappers(service)
+        _install_wrappers(service, gracetime_ms, settings)
         prepare(service, gracetime_ms, service.name in awaited or service.name in held)
         if service.name in held:
             _hold(service)
@@ -234,7 +237,7 @@ def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
     log.debug(PHASE, f"waiting for {len(awaited)} service(s), at most {wait_ms or 'unlimited'} ms")
     phase.starting("waiting for " + ", ".join(s.name for s in awaited))
     status = procs.run(outer, stderr_to_null=True)
-    failed = [s.name for s in awaited if wrappers.failed_permanently(s.path)]
+    failed = [s for s in awaited if wrappers.failed_permanently(s.path)]
     if failed:
         raise IgnityError(f"service {_failure(failed)}: start-up stopped")
     if status == LISTEN_TIMEOUT:
@@ -246,8 +249,13 @@ def _listen_then(scan: list[str], awaited: list[Service], wait_ms: int) -> None:
         raise IgnityError(f"waiting for services failed (s6-ftrig-listen exited {status})")
 
 
-def _failure(names: list[str]) -> str:
-    return ", ".join(f"{n} failed permanently (its finish exited 125)" for n in names)
+def _failure(failed: list[Service]) -> str:
+    return ", ".join(f"{s.name} failed permanently ({_reason(s.path)})" for s in failed)
+
+
+def _reason(path: str) -> str:
+    reason = wrappers.failure(path)
+    return "its finish exited 125" if reason in ("", "125", "finish exited 125") else reason
 
 
 def _remaining(deadline: float | None) -> int:
@@ -308,6 +316,8 @@ def _start_in_order(
             if not name:
                 continue
             code = procs.status_of(wstatus)
+            if code == FAILED and wrappers.done(by_name[name].path):
+                code = REACHED  # ran once and is done (`restart on-failure` or `never`, exit 0): as good as up
             if code != REACHED:
                 raise IgnityError(_why(by_name, name, code, held - started, ready, maxtime_ms))
             ready.add(name)
@@ -326,7 +336,7 @@ def _why(by_name: dict[str, Service], name: str, code: int, waiting: set[str], r
     """One line: what failed, and the chain of services that wait for it."""
     service = by_name[name]
     if code == FAILED:
-        what = _failure([name]) if wrappers.failed_permanently(service.path) else f"{name}: its supervisor died"
+        what = _failure([service]) if wrappers.failed_permanently(service.path) else f"{name}: its supervisor died"
     elif code == TIMED_OUT:
         what = f"{name} not {service.what} within IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME={maxtime_ms} ms"
     else:

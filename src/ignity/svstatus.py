@@ -174,13 +174,16 @@ class Service:
             start, end = self.job[0], self.job[1]
             going = start is not None and (end is None or start > end)
             return RUNNING if s6 == UP and going else IDLE
+        pending = self.restart is not None and self.restart[2] is not None
         if s6 != UP:
             if self.failed_reason:
                 return FAILED
             if self.done:
                 return DONE
-            if self.restart is not None and self.restart[2] is not None:
+            if pending:
                 return RESTARTING
+        elif pending and self.restart is not None and (self.restart[2] or 0) > time.time() * 1000:
+            return RESTARTING  # its run waits out the delay: the program has not started
         return s6
 
     @property

@@ -26,14 +26,13 @@ life of the service.
     `keep-children` file opts out), so that a forking daemon restarts
     cleanly instead of finding its old workers on its port;
   - runs the author's finish, if any, with the same arguments;
-  - when that finish exits 125 (s6: permanent failure, do not restart) while
-    the service is wanted up, records it in .ignity/failed, for
-    `ignity status` and the CMD wait: s6 itself shows such a service as just
-    "down, want down", like one an operator stopped;
-  - for an `essential` service that died without being asked to stop (s6
-    still wants it up), runs `ignity halt STATUS` (STATUS = its exit code, or
-    128+N for signal N), then `s6-svc -d .` so that s6 does not restart it
-    while the container stops.
+  - then, unless the service was asked to stop (s6 no longer wants it up),
+    applies its restart policy (restarts.py): a restart (after a delay the
+    next run waits out), or give-up/done (.ignity/failed, .ignity/done, exit
+    125, s6's "permanent failure"); one line on the container's stderr. An
+    `essential` service that is not restarted runs `ignity halt STATUS`
+    (its exit code, or 128+N for signal N), then `s6-svc -d .` so that s6
+    does not restart it while the container stops.
 
 Everything is written by the user Ignity runs as (root, normally), in a
 directory of that user's, and only programs found by absolute path are named.
@@ -44,13 +43,14 @@ from __future__ import annotations
 import os
 import stat
 
-from ignity import tools
+from ignity import restarts, tools
 from ignity.errors import IgnityError
 
 # The directory inside a service's run-time copy that Ignity owns.
 PRIVATE = ".ignity"
 PGID = f"{PRIVATE}/pgid"
 FAILED = f"{PRIVATE}/failed"
+DONE = f"{PRIVATE}/done"
 HELD = f"{PRIVATE}/held"
 SHELL = "/bin/sh"
 
@@ -67,22 +67,25 @@ def ignity_command() -> str:
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 
 
-def prologue(clean: bool, health_fd_close: str | None) -> list[str]:
+def prologue(clean: bool, health_fd_close: str | None, waits: bool = False) -> list[str]:
     """The shell lines every start runs first. `health_fd_close`: None without a
     health check, else the redirections that close, for the health loop, what
-    the service alone holds (its notification fd)."""
+    the service alone holds (its notification fd). `waits`: a restart delay
+    can exceed s6's own pause, and the run waits it out (restarts.py)."""
     lines = []
     if clean:
         lines.append(f"echo $$ > {PGID}")
+    if waits:
+        lines.append(restarts.prologue_line())
     if health_fd_close is not None:
         lines.append(f"{PRIVATE}/health-loop $$ {health_fd_close} &")
     return lines
 
 
-def run_script(clean: bool, health_fd_close: str | None) -> str:
+def run_script(clean: bool, health_fd_close: str | None, waits: bool = False) -> str:
     """The run wrapper, for a `run` that is not a shell script."""
     lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own run is {PRIVATE}/run."]
-    lines += prologue(clean, health_fd_close)
+    lines += prologue(clean, health_fd_close, waits)
     lines.append(f'exec {PRIVATE}/run "$@"')
     return "\n".join(lines) + "\n"
 
@@ -107,40 +110,35 @@ def shell_script(path: str) -> bytes | None:
     return content
 
 
-def finish_script(clean: bool, author_finish: bool, essential: bool) -> str:
-    """The finish wrapper (see the module's docstring)."""
-    svstat = _quote(tools.find("s6-svstat"))
-    lines = [f"#!{SHELL}", f"# Written by Ignity: the service's own finish is {PRIVATE}/finish.", "code=0"]
-    if clean:
-        lines += [
-            # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
-            'pgid="${4:-}"',
-            f'[ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}',
-            f': > {PGID}',
-            # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
-            # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
-            'case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac',
-        ]  # fmt: skip
-    if author_finish:
-        lines.append(f'{PRIVATE}/finish "$@"; code=$?')
-    lines.append(f": > {FAILED}")
-    if essential:
-        lines.append(f"want=$({svstat} -o wantedup . 2>/dev/null)")
-    else:
-        lines.append(f'want=; [ "$code" != 125 ] || want=$({svstat} -o wantedup . 2>/dev/null)')
-    lines.append(f'[ "$code" != 125 ] || [ "$want" != true ] || echo 125 > {FAILED}')
-    if essential:
-        lines += [
-            'if [ "$want" = true ]; then',
-            '  if [ "$1" = 256 ]; then status=$((128 + $2)); else status=$1; fi',
-            f'  {_quote(ignity_command())} halt "$status"',
-            # Not restarted while the container stops. Not `exit 125` ("permanent failure"):
-            # its 'O' event would end a start-up wait as if the service were ready.
-            f"  {_quote(tools.find('s6-svc'))} -d .",
-            "fi",
-        ]  # fmt: skip
-    lines.append('exit "$code"')
-    return "\n".join(lines) + "\n"
+def finish_script(
+    clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool
+) -> str:
+    """The finish wrapper (see the module's docstring): a filled block, then a fixed body."""
+    lines = [
+        f"#!{SHELL}",
+        f"# Written by Ignity: the service's own finish is {PRIVATE}/finish (wrappers.py, restarts.py).",
+        "# start filled",
+        f"clean={int(clean)} author={int(author_finish)}",
+        *restarts.filled(name, policy, essential, tell),
+        f"ignity={_quote(ignity_command()) if essential else 'ignity'}",
+        "# end filled",
+    ]
+    return "\n".join(lines) + "\n" + CLEAN + "\n".join(restarts.interrupted()) + "\n" + AUTHOR + restarts.DECIDE
+
+
+CLEAN = f"""code=0
+if [ "$clean" = 1 ]; then
+  # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
+  pgid="${{4:-}}"
+  [ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}
+  : > {PGID}
+  # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
+  # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
+  case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac
+fi
+"""
+AUTHOR = f"""if [ "$author" = 1 ]; then {PRIVATE}/finish "$@"; code=$?; fi
+"""
 
 
 def notification_fd(path: str) -> int | None:
@@ -153,12 +151,23 @@ def notification_fd(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def install(path: str, name: str, essential: bool, clean: bool, health_loop: str | None) -> None:
+def install(
+    path: str,
+    name: str,
+    essential: bool,
+    clean: bool,
+    health_loop: str | None,
+    policy: restarts.Policy | None = None,
+    tell: bool = True,
+) -> None:
     """Write the wrappers into the run-time copy at `path` (service `name`).
 
-    `health_loop`: the health loop's script, or None. Called once, by stage 2,
-    before s6-svscan sees the service.
+    `health_loop`: the health loop's script, or None. `policy`: its restart
+    policy (default: restarts.read's with the default settings). Called once,
+    by stage 2, before s6-svscan sees the service.
     """
+    if policy is None:
+        policy = restarts.read(path, name, "1000", "0", essential)
     private = f"{path}/{PRIVATE}"
     try:
         os.mkdir(private, 0o755)
@@ -178,17 +187,19 @@ def install(path: str, name: str, essential: bool, clean: bool, health_loop: str
     if clean:
         _write(f"{path}/{PGID}", "", 0o644)
     _write(f"{path}/{FAILED}", "", 0o644)
+    if policy.waits:
+        _write(f"{path}/{restarts.WAIT}", restarts.wait_script())
     if script is None:
-        _write(f"{path}/run", run_script(clean, close))
+        _write(f"{path}/run", run_script(clean, close, policy.waits))
     else:
-        lines = prologue(clean, close)
+        lines = prologue(clean, close, policy.waits)
         if lines:
             first, _, rest = script.partition(b"\n")
             mode = stat.S_IMODE(os.stat(f"{path}/run").st_mode)
             os.unlink(f"{path}/run")
             text = first + b"\n" + "".join(f"{line}  # added by Ignity\n" for line in lines).encode() + rest
             _write_bytes(f"{path}/run", text, mode)
-    _write(f"{path}/finish", finish_script(clean, author_finish, essential))
+    _write(f"{path}/finish", finish_script(clean, author_finish, name, policy, essential, tell))
 
 
 def _move(path: str, name: str) -> None:
@@ -213,10 +224,23 @@ def _write_bytes(path: str, data: bytes, mode: int) -> None:
 
 
 def failed_permanently(path: str) -> bool:
-    """Whether the last death of the service at `path` ended in its finish's 125 while wanted up."""
+    """Whether the service at `path` was given up on (its finish's 125, or its restart policy)."""
+    return bool(failure(path))
+
+
+def failure(path: str) -> str:
+    """Why the service at `path` was given up on (.ignity/failed), or ""."""
     try:
-        with open(f"{path}/{FAILED}") as f:
-            return f.read().strip() == "125"
+        with open(f"{path}/{FAILED}", errors="replace") as f:
+            return f.read(200).strip()
+    except OSError:
+        return ""
+
+
+def done(path: str) -> bool:
+    """Whether the service at `path` ended for good under `restart on-failure` or `never` (.ignity/done)."""
+    try:
+        return os.path.getsize(f"{path}/{DONE}") > 0
     except OSError:
         return False
 

@@ -276,14 +276,14 @@ def test_health_check_timeout_counts_as_a_failure(boot, tree: Tree):
     tree.init("10-fifo", "mkfifo /tmp/second")
     health = "n=$(cat /tmp/checks 2>/dev/null || echo 0); echo $((n + 1)) > /tmp/checks; " \
         "[ $n = 1 ] && echo > /tmp/second; exec sleep 100"  # fmt: skip
-    svc = tree.service("svc", "exec sleep 100", health_interval="50", health_timeout="100", health_retries="5")
+    svc = tree.service("svc", "exec sleep 100", health_interval="50", health_timeout="2000", health_retries="5")
     (svc / "health").write_text(f"#!/bin/sh\n{health}\n")
     (svc / "health").chmod(0o755)
     c = boot("sh", "-c", "read x < /tmp/second; ignity status --json > /out/status.json")
     assert c.wait(timeout=30) == 0, c.output
     status = {o["name"]: o for o in json.loads((c.out / "status.json").read_text())["services"]}
     assert status["svc"]["health"] == "failing" and status["svc"]["health_failures"] == 1
-    assert status["svc"]["health_last_failure"] == "timed out after 100 ms"
+    assert status["svc"]["health_last_failure"] == "timed out after 2000 ms"
 
 
 def test_essential_service_failing_health_stops_the_container(boot, tree: Tree):

@@ -598,3 +598,59 @@ def test_at_boot_reads_skip_perms_itself(
     finally:
         check._Checker = real  # type: ignore[misc]
     assert (f"{ETC}/perms/20-app:1" in capfd.readouterr().err) is not skipped
+
+
+# --- restart policies and down-signal (README "Restart policies") -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("restart", "always\n"),
+        ("restart", "on-failure"),
+        ("restart", "never\n"),
+        ("restart-delay", "500\n"),
+        ("restart-delay", "1000 30000\n"),
+        ("restart-delay", "0 0"),
+        ("restart-limit", "5 60000\n"),
+        ("restart-limit", "0\n"),
+        ("down-signal", "SIGQUIT\n"),
+        ("down-signal", "HUP"),
+        ("down-signal", "2\n"),
+    ],
+)
+def test_restart_files_well_formed(image: Image, name: str, content: str) -> None:
+    image.file(f"services/db/{name}", content)
+    assert image.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("restart", "sometimes\n", "restart: 'sometimes' is not a restart policy"),
+        ("restart", "\n", "restart: '' is not a restart policy"),
+        ("restart", "always\nnever\n", "more than one line"),
+        ("restart-delay", "1s\n", "restart-delay: '1s' is not a whole number of milliseconds"),
+        ("restart-delay", "-100\n", "'-100' is not a whole number"),
+        ("restart-delay", "2000 1000\n", "MAX_MS 1000 is less than FIRST_MS 2000"),
+        ("restart-delay", "1 2 3\n", "3 numbers, expected FIRST_MS or FIRST_MS MAX_MS"),
+        ("restart-delay", "\n", "0 numbers"),
+        ("restart-delay", f"{2**31}\n", "too large"),
+        ("restart-limit", "5\n", "1 numbers, expected N WINDOW_MS"),
+        ("restart-limit", "-1 60000\n", "'-1' is not a whole number"),
+        ("restart-limit", "0 60000\n", "N is 0, expected 1 to 1000"),
+        ("restart-limit", "5 0\n", "WINDOW_MS is 0"),
+        ("restart-limit", "five 60000\n", "'five' is not a whole number"),
+        ("down-signal", "SIGFOO\n", "down-signal is 'SIGFOO', not a signal"),
+    ],
+)
+def test_restart_files_malformed(image: Image, name: str, content: str, problem: str) -> None:
+    image.file(f"services/db/{name}", content)
+    p = only(image.problems(), "error", f"{SERVICES}/db/{name}", 1, problem)
+    assert p.fix
+
+
+def test_restart_file_crlf(image: Image) -> None:
+    image.file("services/db/restart-delay", "1000\r\n")
+    p = only(image.problems(), "error", f"{SERVICES}/db/restart-delay", 1, "restart-delay")
+    assert "carriage return" in p.fix or "CR" in p.fix or "line ending" in p.fix.lower(), p

@@ -32,6 +32,8 @@ SPEC_DEFAULTS = {
     "IGNITY_SYNC_DISKS": 0,
     "IGNITY_VERBOSITY": 1,
     "IGNITY_SERVICES_OUTPUT": "raw",
+    "IGNITY_SERVICES_RESTART_DELAY": "1000",
+    "IGNITY_SERVICES_RESTART_LIMIT": "0",
 }
 MS_VARS = [
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME",
@@ -254,6 +256,8 @@ def test_dump_format() -> None:
         "IGNITY_SYNC_DISKS=0\n"
         "IGNITY_VERBOSITY=1\n"
         "IGNITY_SERVICES_OUTPUT=raw\n"
+        "IGNITY_SERVICES_RESTART_DELAY=1000\n"
+        "IGNITY_SERVICES_RESTART_LIMIT=0\n"
     )
 
 
@@ -449,3 +453,49 @@ def test_with_retries_parse(argv: list[str], expected: tuple[int, int, list[str]
 def test_with_retries_parse_rejects(argv: list[str]) -> None:
     with pytest.raises(ValueError, match="usage: with-retries"):
         with_retries.parse(argv)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("IGNITY_SERVICES_RESTART_DELAY", "500", "500"),
+        ("IGNITY_SERVICES_RESTART_DELAY", "500 500", "500"),
+        ("IGNITY_SERVICES_RESTART_DELAY", " 1000   30000 ", "1000 30000"),
+        ("IGNITY_SERVICES_RESTART_LIMIT", "5 60000", "5 60000"),
+        ("IGNITY_SERVICES_RESTART_LIMIT", "0", "0"),
+        ("IGNITY_SERVICES_RESTART_LIMIT", "5 5", "5 5"),
+    ],
+)
+def test_restart_defaults_are_normalised(name: str, raw: str, expected: str) -> None:
+    assert getattr(config.from_env({name: raw}), attr(name)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "problem"),
+    [
+        ("IGNITY_SERVICES_RESTART_DELAY", "1s", "'1s' is not a whole number of milliseconds"),
+        ("IGNITY_SERVICES_RESTART_DELAY", "-5", "'-5' is not a whole number"),
+        ("IGNITY_SERVICES_RESTART_DELAY", "3000 1000", "MAX_MS 1000 is less than FIRST_MS 3000"),
+        ("IGNITY_SERVICES_RESTART_LIMIT", "5", "expected N WINDOW_MS"),
+        ("IGNITY_SERVICES_RESTART_LIMIT", "5 0", "WINDOW_MS is 0"),
+    ],
+)
+def test_restart_defaults_malformed_name_the_variable(name: str, raw: str, problem: str) -> None:
+    with pytest.raises(IgnityError) as e:
+        config.from_env({name: raw})
+    assert str(e.value).startswith(f"{name}={raw!r}: ") and problem in str(e.value)
+
+
+def test_dump_of_a_two_number_value_reads_back_and_sources_in_sh(tmp_path: Path) -> None:
+    import subprocess
+
+    settings_ = config.from_env({"IGNITY_SERVICES_RESTART_DELAY": "1000 30000"})
+    (tmp_path / "config").write_text(settings_.dump())
+    assert config.load(str(tmp_path / "config")) == settings_
+    out = subprocess.run(
+        ["sh", "-c", '. "$1" && echo "$IGNITY_SERVICES_RESTART_DELAY"', "sh", str(tmp_path / "config")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "1000 30000\n" and out.stderr == ""

@@ -132,6 +132,8 @@ def test_finish_125_while_wanted_up_is_recorded_and_stopped_is_not(tmp_path: Pat
     d = installed(tmp_path, finish="exit 125")
     assert finish(d, "1", "0") == 125
     assert wrappers.failed_permanently(str(d))
+    assert wrappers.failure(str(d)) == "finish exited 125"
+    d = installed(tmp_path / "other", finish="exit 125")
     (d / "want-down").write_text("")
     assert finish(d, "1", "0") == 125
     assert not wrappers.failed_permanently(str(d))
@@ -229,7 +231,8 @@ def test_health_loop_is_valid_sh_for_every_shell(tmp_path: Path, stubs: Path, sh
         script = tmp_path / "loop"
         script.write_text(health.loop_script(str(d), "svc", True, essential))
         assert subprocess.run([*shell, "-n", str(script)], check=False).returncode == 0
-        assert "sleep 0.050" in script.read_text()
+        assert "interval=0.050" in script.read_text()
+        assert not any(w in script.read_text() for w in (" mv ", " sleep ", "$(sleep", " tail ")), "by absolute path"
 
 
 @pytest.mark.parametrize("pgid", ["1", "0", "-1", "1 2", "x"])

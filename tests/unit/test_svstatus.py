@@ -73,6 +73,15 @@ def test_restarting_shows_the_delay(tmp_path: Path):
     assert s.as_json()["restart"] == {"deaths": 3, "delay_ms": 4000, "next_ms": next_ms}
 
 
+def test_a_run_waiting_out_its_delay_is_restarting_not_up(tmp_path: Path):
+    """s6 shows the waiting run as up; until NEXT_MS the service's program has not started."""
+    now = int(time.time() * 1000)
+    waiting = make(tmp_path, UP, _ignity_restart=f"2 8000 {now + 8000}\n")
+    assert facts(waiting)[:3] == ("restarting", False, True)
+    started = make(tmp_path, UP, name="s2", _ignity_restart=f"2 1000 {now - 5000}\n")
+    assert facts(started)[:3] == ("up", True, True)
+
+
 @pytest.mark.parametrize("text", ["", "3 4000", "a b c", "1 2 3 4"])
 def test_an_empty_or_malformed_restart_record_is_no_restart(tmp_path: Path, text: str):
     assert make(tmp_path, DOWN_WANTED_DOWN, _ignity_restart=text).state == "down"

@@ -1,8 +1,8 @@
 """Service directories: what s6 and Ignity read in each, checked the way they read it.
 
 s6's own files (run, finish, down, notification-fd, timeout-*,
-max-death-tally, log/) and Ignity's (essential, health*, keep-children,
-output-mode; dependencies.d is dependencies.py's).
+max-death-tally, down-signal, log/) and Ignity's (essential, health*,
+keep-children, output-mode, restart*; dependencies.d is dependencies.py's).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ignity import paths
+from ignity import paths, restarts
 from ignity.check import dependencies
 from ignity.check.report import service_name_problem, show
 from ignity.check.root import kind
@@ -107,6 +107,45 @@ def ignity_files(ctx: Context, path: str, shown: str, names: set[str]) -> None:
         from ignity.check import jobs  # scheduled jobs: check/jobs.py
 
         jobs.job(ctx, path, shown, names)
+    for name in restarts.FILES:
+        if name in names:
+            restart_file(ctx, f"{path}/{name}", f"{shown}/{name}", name)
+    if "down-signal" in names:
+        down_signal(ctx, f"{path}/down-signal", f"{shown}/down-signal")
+
+
+def restart_file(ctx: Context, path: str, shown: str, name: str) -> None:
+    """restart, restart-delay, restart-limit: one line, parsed as the boot parses it (restarts.py)."""
+    if ctx.regular(path, shown, "a regular file", restarts.FIX[name]) is None:
+        return
+    data = ctx.read(path, shown, 256)
+    if data is None:
+        return
+    text = data[:-1] if data.endswith(b"\n") else data
+    parse = {"restart": restarts.parse_policy, "restart-delay": restarts.parse_delay}.get(name, restarts.parse_limit)
+    try:
+        if b"\n" in text or b"\r" in text:
+            raise ValueError("more than one line")
+        parse(text.decode("ascii", "replace"))
+    except ValueError as e:
+        ctx.error(shown, 1, f"{name}: {e}", CR_FIX if b"\r" in data else restarts.FIX[name])
+
+
+def down_signal(ctx: Context, path: str, shown: str) -> None:
+    """down-signal (s6's): a signal name (SIGHUP or HUP) or number."""
+    import signal
+
+    fix = "write a signal name such as SIGTERM, SIGQUIT or SIGINT"
+    if ctx.regular(path, shown, "a regular file", fix) is None:
+        return
+    data = ctx.read(path, shown, 64)
+    if data is None:
+        return
+    text = data.decode("ascii", "replace").strip().upper()
+    try:
+        signal.Signals(int(text)) if text.isdigit() else signal.Signals["SIG" + text.removeprefix("SIG")]
+    except (KeyError, ValueError):
+        ctx.error(shown, 1, f"down-signal is {show(os.fsdecode(data).strip())!r}, not a signal", fix)
 
 
 def marker(ctx: Context, path: str, shown: str, name: str, empty_warning: bool = False) -> None:
