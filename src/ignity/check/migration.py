@@ -61,6 +61,53 @@ PATHS = (
 WORD = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
 END = b" \t\"'`;|&)}<>\n"
 
+EXECLINE_BIN = "/usr/lib/execline/bin"  # Debian's execline programs: off PATH, on execlineb's
+# Programs s6-overlay brings (s6-portable-utils, s6-linux-utils, its own) that a distribution's s6 has not:
+# program -> (what to call instead, or None, and how to do without it)
+PORTABLE: dict[str, tuple[str | None, str]] = {
+    "s6-test": ("test", "use test (sh) or eltest (execline 2.9.1+)"),
+    "s6-echo": ("echo", "use echo"),
+    "s6-sleep": ("sleep", "use sleep"),
+    "s6-cat": ("cat", "use cat"),
+    "s6-touch": ("touch", "use touch"),
+    "s6-true": ("true", "use true"),
+    "s6-false": ("false", "use false"),
+    "s6-mkdir": ("mkdir", "use mkdir"),
+    "s6-chmod": ("chmod", "use chmod"),
+    "s6-ln": ("ln", "use ln"),
+    "s6-rmrf": ("rm -rf", "use rm -rf"),
+    "s6-basename": ("basename", "use basename"),
+    "s6-dirname": ("dirname", "use dirname"),
+    "s6-env": ("env", "use env"),
+    "s6-printenv": ("printenv", "use printenv"),
+    "s6-sort": ("sort", "use sort"),
+    "s6-head": ("head", "use head"),
+    "s6-tail": ("tail", "use tail"),
+    "s6-hostname": ("hostname", "use hostname"),
+    "s6-sync": ("sync", "use sync"),
+    "s6-chown": (None, "use chown UID:GID FILE"),
+    "s6-hiercopy": (None, "use cp -a"),
+    "s6-maximumtime": (None, "use timeout (coreutils)"),
+    "s6-nuke": (None, "Ignity's stage 3 kills what is left: remove the call"),
+    "s6-pause": (None, "use sleep infinity"),
+    "s6-ps": (None, "use ps"),
+    "s6-mount": (None, "use mount"),
+    "s6-umount": (None, "use umount"),
+    "s6-grep": (None, "use grep"),
+    "s6-expr": (None, "use expr or $(( ))"),
+    "s6-seq": (None, "use seq"),
+    "s6-format-filter": (None, "use awk or printf"),
+    "s6-cut": (None, "use cut"),
+    "s6-clock": (None, "use date"),
+    "s6-dumpenv": (None, "use s6-envdir's opposite: write the files with printf"),
+    "s6-rc": (None, "Ignity has no s6-rc: `ignity start|stop NAME`, or s6-svc on /run/ignity/services-state/NAME"),
+    "printcontenv": (None, "Ignity keeps no saved environment: run the program under /usr/bin/with-env"),
+    "logutil-service": (None, "give the service a log/run running s6-log"),
+    "logutil-newfifo": (None, "use mkfifo"),
+    "fix-attrs": (None, "write /etc/ignity/perms rules"),
+    "s6-overlay-suexec": (None, "remove it: /init is Ignity's"),
+}
+
 # S6_* variable -> its Ignity equivalent, or why there is none
 VARIABLES = {
     "S6_CMD_WAIT_FOR_SERVICES": "IGNITY_CMD_WAIT_FOR_SERVICES",
