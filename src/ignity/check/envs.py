@@ -66,6 +66,7 @@ def env_files(ctx: Context) -> None:
                     break  # one report for a file with Windows line endings
                 continue
             for key, value in parsed.items():
+                migration.quoted(ctx, key, value, shown, number)
                 if key == b"USER":
                     ctx.mapped_user = value.decode("utf-8", "replace")
                 if key.startswith(b"IGNITY_"):
