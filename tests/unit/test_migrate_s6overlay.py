@@ -98,7 +98,7 @@ def test_services_d_with_log_notification_and_down(tree: Tree) -> None:
     tree.script("etc/services.d/web/log/run", "exec s6-log /var/log/web")
     tree.file("etc/services.d/web/notification-fd", "3\n")
     tree.file("etc/services.d/web/down", "")
-    report, problems = tree.convert()
+    _report, problems = tree.convert()
     assert tree.read("services/web/run").startswith("#!/usr/bin/with-env sh")
     assert tree.read("services/web/notification-fd") == "3\n"
     assert (tree.root / "etc/ignity/services/web/down").exists()
@@ -175,7 +175,7 @@ def test_a_program_the_image_has_is_left(tree: Tree) -> None:
 
 def test_fix_attrs_fallback_accounts(tree: Tree) -> None:
     tree.file("etc/fix-attrs.d/01", "/config true abc,1000:1000 0644 0755\n/data false nobody,65534:65534 0600 0700\n")
-    report, problems = tree.convert()
+    _report, problems = tree.convert()
     assert tree.read("perms/01") == "/config true abc 0644 0755\n/data false 65534:65534 0600 0700\n"
     assert errors(problems) == [], problems
 
@@ -197,7 +197,7 @@ def test_oneshots_run_in_dependency_order_after_cont_init(tree: Tree) -> None:
     tree.rc("b", "oneshot", ("a",), up="echo b\n")
     tree.rc("a", "oneshot", ("base",), up="echo a\n", down="echo down-a\n")
     tree.user("c")
-    report, problems = tree.convert()
+    _report, problems = tree.convert()
     init = sorted(p.name for p in (tree.root / "etc/ignity/init").iterdir())
     assert init == ["99-last", "zz-rc-01-a", "zz-rc-02-b", "zz-rc-03-c"]
     assert tree.read("init/zz-rc-01-a") == "#!/usr/bin/execlineb -P\n# up of the s6-rc oneshot a\necho a\n"
@@ -209,7 +209,7 @@ def test_oneshot_up_naming_a_script_copies_the_script(tree: Tree) -> None:
     tree.script("etc/s6-overlay/scripts/init-db", "echo $DB", "#!/command/with-contenv bash")
     tree.rc("init-db", "oneshot", up="/etc/s6-overlay/scripts/init-db\n")
     tree.user("init-db")
-    report, problems = tree.convert()
+    _report, problems = tree.convert()
     assert tree.read("init/90-rc-01-init-db") == "#!/usr/bin/with-env bash\necho $DB\n"
     assert errors(problems) == [], problems
 
@@ -373,9 +373,9 @@ def test_converted_trees_pass_the_check(
         tree.script(f"etc/services.d/{name}/run", "exec sleep 100", shebang)
         tree.script(f"etc/services.d/{name}/finish", body, shebang)
     kinds = {}
-    for name, deps in oneshots:
+    for name, _ in oneshots:
         kinds.setdefault(name, "oneshot")
-    for name, deps in longruns:
+    for name, _ in longruns:
         kinds.setdefault("l" + name, "longrun")
     every = dict(oneshots) | {"l" + n: ["l" + d for d in ds] for n, ds in longruns}
     for name, kind in kinds.items():

@@ -127,8 +127,8 @@ def read(path: str, root: str = "") -> tuple[dict[str, Section], dict[str, str]]
     include = sections.get("include")
     if include is not None and "files" in include.values:
         base = os.path.dirname(os.path.abspath(path))
-        for pattern in include.values["files"][0].replace("%(here)s", base).split():
-            full = os.path.join(base, pattern)
+        for pattern in include.values["files"][0].replace("%(here)s", _image(base, root)).split():
+            full = root + pattern if pattern.startswith("/") else os.path.join(base, pattern)
             for name in sorted(glob.glob(full)):
                 try:
                     with open(name, encoding="utf-8") as f:
