@@ -412,3 +412,50 @@ def _same_as_supervisord(tmp_path: Path) -> None:
     got = lines("ignity", 1)
     assert got[:2] == ["nobody", "/tmp"]
     assert 'ODD=a "b" $HOME `id`; c' in got and "HOME_TOO=/root/x" in got and "SUPERVISOR_PROCESS_NAME=env_1" in got
+
+
+# --- the README's examples ------------------------------------------------------------------------
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _block(section: str, language: str, index: int = 0) -> str:
+    text = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return text.split(f"```{language}\n")[index + 1].split("```", 1)[0]
+
+
+def test_readme_supervisord_example(conf: Conf) -> None:
+    program = _block("Coming from supervisord", "ini")
+    _report, files = conf.convert("[include]\nfiles = conf.d/*.conf\n", **{"conf.d/worker.conf": program})
+    assert files["worker_1/run"] == _block("Coming from supervisord", "sh")
+    assert sorted({k.split("/")[0] for k in files}) == ["worker_0", "worker_1"]
+    described = {
+        "restart": "on-failure",
+        "success-exit-codes": "0 3",
+        "restart-limit": "4 16000",
+        "restart-delay": "1000 3000",
+        "down-signal": "SIGQUIT",
+        "timeout-kill": "30000",
+    }
+    for name, content in described.items():
+        assert files[f"worker_0/{name}"] == content + "\n"
+        assert f"`{name}` (`{content}`)" in README.split("## Coming from supervisord", 1)[1]
+
+
+def test_readme_s6_overlay_report(tmp_path: Path) -> None:
+    from tests.unit.test_migrate_s6overlay import linuxserver
+
+    tree = Tree(tmp_path / "root")
+    linuxserver(tree)
+    tree.script("etc/services.d/legacy/run", "exec sleep 100")
+    finish = 'echo "$1" > /run/s6-linux-init-container-results/exitcode\n/run/s6/basedir/bin/halt'
+    tree.script("etc/services.d/legacy/finish", finish)
+    tree.script("etc/services.d/nginx/run", "exec sleep 100")
+    tree.script("etc/services.d/nginx/log/run", "exec logutil-service /var/log/nginx")
+    report, _ = tree.convert()
+    shown = _block("Coming from s6-overlay", "text")
+    for line in shown.split("\n")[1:]:
+        assert line in report.split("\n"), line
+    assert (
+        _block("Coming from s6-overlay", "dockerfile").strip() == "RUN ignity migrate --from s6-overlay && ignity check"
+    )
