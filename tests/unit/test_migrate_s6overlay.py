@@ -394,3 +394,11 @@ def test_converted_trees_pass_the_check(
     for p in problems:
         if p.severity == check.ERROR:
             assert not any(p.path == t or p.path.startswith(t + "/") for t in converted), (p, report.text())
+
+
+def test_oneshot_line_calling_a_with_contenv_script_is_reported(tree: Tree) -> None:
+    tree.script("etc/s6-overlay/scripts/init-db", "echo $DB", "#!/command/with-contenv bash")
+    tree.rc("init-db", "oneshot", up="foreground { /etc/s6-overlay/scripts/init-db } true\n")
+    tree.user("init-db")
+    report, _ = tree.convert()
+    assert "/etc/s6-overlay/s6-rc.d/init-db/up:1: calls /etc/s6-overlay/scripts/init-db, whose #! line" in report

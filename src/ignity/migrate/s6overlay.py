@@ -389,6 +389,12 @@ class Converter:
         if line.startswith("/") and not any(c in line for c in " \t\n{};") and self.view.executable(line) is None:
             changes = self.script(line, target, 0o755)
             return f"oneshot {which}: {line}" + (f"; {'; '.join(changes)}" if changes else "")
+        for word in line.split():
+            if word.startswith("/") and self.view.executable(word) is None:
+                head = self.view.read(word, 256)
+                if isinstance(head, bytes) and head.startswith(b"#!") and b"with-contenv" in head.split(b"\n", 1)[0]:
+                    fix = "change it to #!/usr/bin/with-env, or link /usr/bin/with-contenv to with-env"
+                    self.report.leave(show(origin), 1, f"calls {show(word)}, whose #! line is with-contenv's", fix)
         execlineb = self.rewriter.has("execlineb") or "/usr/bin/execlineb"
         text = f"#!{execlineb} -P\n# {which} of the s6-rc oneshot {name}\n{line}\n".encode()
         new, changes = self.rewriter.script(text, show(origin))
