@@ -402,3 +402,11 @@ def test_oneshot_line_calling_a_with_contenv_script_is_reported(tree: Tree) -> N
     tree.user("init-db")
     report, _ = tree.convert()
     assert "/etc/s6-overlay/s6-rc.d/init-db/up:1: calls /etc/s6-overlay/scripts/init-db, whose #! line" in report
+
+
+def test_bad_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert migrate_cli.main("s6-overlay", str(tmp_path / "nope"), None, dry_run=True, force=False) == 1
+    assert (
+        capsys.readouterr().err
+        == f"ignity migrate: {tmp_path}/nope: no such directory: name the image's root directory with --root\n"
+    )

@@ -19,6 +19,8 @@ SOURCES = ("s6-overlay", "supervisord")
 def main(source: str, root: str, file: str | None, dry_run: bool, force: bool) -> int:
     root = root.rstrip("/")
     try:
+        if root and not os.path.isdir(root):
+            raise IgnityError(f"{root}: no such directory: name the image's root directory with --root")
         if source == "s6-overlay":
             from ignity.migrate import s6overlay
 
