@@ -1,10 +1,11 @@
 """Coming from s6-overlay: what such an image has that Ignity would silently ignore, with its equivalent.
 
-An image laid out for s6-overlay boots under Ignity with its services.d,
-cont-init.d and s6-rc.d unread, its with-contenv shebangs failing and its v2
-finish scripts crash-looping on a /var/run/s6 that does not exist. Each of
-these is one warning (an error where the script cannot run at all) naming
-what Ignity does instead. README "Coming from s6-overlay" is the long form.
+The s6-overlay directories, S6_* variables and, in one pass, every script an
+unported image still has (services.d, cont-init.d, s6-rc.d...) checked as if
+moved: warnings there, since Ignity does not run them. In /etc/ignity, a
+program only s6-overlay brings is an error (the script fails at run time), an
+s6-rc oneshot or bundle is named as one, a quoted env value is a warning.
+README "Coming from s6-overlay" is the long form; `ignity migrate` converts.
 """
 
 from __future__ import annotations
