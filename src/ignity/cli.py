@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sub.add_parser(name, help=what, add_help=False)
     p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
     p_halt.add_argument("code", nargs="?", type=_code, default=0)
+    p_migrate = sub.add_parser("migrate", help="write /etc/ignity from an s6-overlay or supervisord setup")
+    p_migrate.add_argument("--from", dest="source", required=True, choices=("s6-overlay", "supervisord"))
+    p_migrate.add_argument("file", nargs="?", default=None, help="supervisord: the supervisord.conf")
+    p_migrate.add_argument("--root", default="", help="the image's root directory (default /)")
+    p_migrate.add_argument("--dry-run", action="store_true", help="show the plan and the report, write nothing")
+    p_migrate.add_argument("--force", action="store_true", help="replace files already in /etc/ignity")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in OWN_PARSER_HELP:  # commands with their own options: ignity status --help
         sys.exit(_own_parser(argv[0], argv[1:]))
@@ -114,6 +120,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from ignity import check
 
         sys.exit(check.main(args.root, args.json))
+    if args.command == "migrate":
+        from ignity import migrate
+
+        sys.exit(migrate.main(args.source, args.root, args.file, args.dry_run, args.force))
     if args.command == "install":
         from ignity import install
 

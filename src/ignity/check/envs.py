@@ -72,6 +72,7 @@ def env_files(ctx: Context) -> None:
             merged.update(parsed)
             origin.update(dict.fromkeys(parsed, shown))
             for key, value in parsed.items():
+                migration.quoted(ctx, key, value, shown, number)
                 if key == b"USER":
                     ctx.mapped_user = value.decode("utf-8", "replace")
                 if key.startswith(b"IGNITY_"):

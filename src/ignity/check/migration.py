@@ -1,18 +1,24 @@
 """Coming from s6-overlay: what such an image has that Ignity would silently ignore, with its equivalent.
 
-An image laid out for s6-overlay boots under Ignity with its services.d,
-cont-init.d and s6-rc.d unread, its with-contenv shebangs failing and its v2
-finish scripts crash-looping on a /var/run/s6 that does not exist. Each of
-these is one warning (an error where the script cannot run at all) naming
-what Ignity does instead. README "Coming from s6-overlay" is the long form.
+The s6-overlay directories, S6_* variables and, in one pass, every script an
+unported image still has (services.d, cont-init.d, s6-rc.d...) checked as if
+moved: warnings there, since Ignity does not run them. In /etc/ignity, a
+program only s6-overlay brings is an error (the script fails at run time), an
+s6-rc oneshot or bundle is named as one, a quoted env value is a warning.
+README "Coming from s6-overlay" is the long form; `ignity migrate` converts.
 """
 
 from __future__ import annotations
 
-from ignity.check.report import show
+import stat
+
+from ignity.check.report import WARNING, show
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from ignity.check.context import Context
 
 WITH_CONTENV = "with-contenv"
@@ -35,6 +41,7 @@ RC_FIX = (
     "oneshots become /etc/ignity/init scripts (their up command); bundles have no equivalent"
 )
 OVERLAY_FIX = "Ignity reads only /etc/ignity: move what the image needs there (README: Coming from s6-overlay)"
+MIGRATE = "`ignity migrate --from s6-overlay` converts them (then remove them), or "
 
 HALT = "to end the container from a finish script, run `ignity halt CODE`"
 # Paths of s6-overlay in a script (most specific first) -> (what it is, the Ignity way)
@@ -60,6 +67,53 @@ PATHS = (
 )
 WORD = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
 END = b" \t\"'`;|&)}<>\n"
+
+EXECLINE_BIN = "/usr/lib/execline/bin"  # Debian's execline programs: off PATH, on execlineb's
+# Programs s6-overlay brings (s6-portable-utils, s6-linux-utils, its own) that a distribution's s6 has not:
+# program -> (what to call instead, or None, and how to do without it)
+PORTABLE: dict[str, tuple[str | None, str]] = {
+    "s6-test": ("test", "use test (sh) or eltest (execline 2.9.1+)"),
+    "s6-echo": ("echo", "use echo"),
+    "s6-sleep": ("sleep", "use sleep"),
+    "s6-cat": ("cat", "use cat"),
+    "s6-touch": ("touch", "use touch"),
+    "s6-true": ("true", "use true"),
+    "s6-false": ("false", "use false"),
+    "s6-mkdir": ("mkdir", "use mkdir"),
+    "s6-chmod": ("chmod", "use chmod"),
+    "s6-ln": ("ln", "use ln"),
+    "s6-rmrf": ("rm -rf", "use rm -rf"),
+    "s6-basename": ("basename", "use basename"),
+    "s6-dirname": ("dirname", "use dirname"),
+    "s6-env": ("env", "use env"),
+    "s6-printenv": ("printenv", "use printenv"),
+    "s6-sort": ("sort", "use sort"),
+    "s6-head": ("head", "use head"),
+    "s6-tail": ("tail", "use tail"),
+    "s6-hostname": ("hostname", "use hostname"),
+    "s6-sync": ("sync", "use sync"),
+    "s6-chown": (None, "use chown UID:GID FILE"),
+    "s6-hiercopy": (None, "use cp -a"),
+    "s6-maximumtime": (None, "use timeout (coreutils)"),
+    "s6-nuke": (None, "Ignity's stage 3 kills what is left: remove the call"),
+    "s6-pause": (None, "use sleep infinity"),
+    "s6-ps": (None, "use ps"),
+    "s6-mount": (None, "use mount"),
+    "s6-umount": (None, "use umount"),
+    "s6-grep": (None, "use grep"),
+    "s6-expr": (None, "use expr or $(( ))"),
+    "s6-seq": (None, "use seq"),
+    "s6-format-filter": (None, "use awk or printf"),
+    "s6-cut": (None, "use cut"),
+    "s6-clock": (None, "use date"),
+    "s6-dumpenv": (None, "use s6-envdir's opposite: write the files with printf"),
+    "s6-rc": (None, "Ignity has no s6-rc: `ignity start|stop NAME`, or s6-svc on /run/ignity/services-state/NAME"),
+    "printcontenv": (None, "Ignity keeps no saved environment: run the program under /usr/bin/with-env"),
+    "logutil-service": (None, "give the service a log/run running s6-log"),
+    "logutil-newfifo": (None, "use mkfifo"),
+    "fix-attrs": (None, "write /etc/ignity/perms rules"),
+    "s6-overlay-suexec": (None, "remove it: /init is Ignity's"),
+}
 
 # S6_* variable -> its Ignity equivalent, or why there is none
 VARIABLES = {
@@ -90,13 +144,130 @@ def directories(ctx: Context) -> None:
     """One warning for each s6-overlay directory that has something in it."""
     for path, what, fix in DIRECTORIES:
         if _names(ctx, path):
-            ctx.warning(path, None, f"{what}: Ignity does not read them", fix)
+            ctx.warning(path, None, f"{what}: Ignity does not read them", MIGRATE + fix)
     for name in _names(ctx, OVERLAY):
         if name == "s6-rc.d":
             _rc_d(ctx)
         else:
             shown = f"{OVERLAY}/{show(name)}"
             ctx.warning(shown, None, "s6-overlay configuration: Ignity does not read it", OVERLAY_FIX)
+    _leftover_scripts(ctx)
+
+
+def _leftover_scripts(ctx: Context) -> None:
+    """The scripts of an unported image, checked as if moved (so one pass shows all), as warnings."""
+    from ignity.check.scripts import script
+
+    found: list[str] = []
+    for directory in ("/etc/cont-init.d", "/etc/cont-finish.d", f"{OVERLAY}/scripts"):
+        found.extend(f"{directory}/{n}" for n in _names(ctx, directory))
+    for name in _names(ctx, "/etc/services.d"):
+        found.extend(f"/etc/services.d/{name}/{f}" for f in ("run", "finish", "log/run"))
+    for name in _names(ctx, RC_D):
+        found.extend(f"{RC_D}/{name}/{f}" for f in ("run", "finish"))
+        for which in ("up", "down"):  # an execline command line, no #! line
+            data = ctx.view.read(f"{RC_D}/{name}/{which}", 1 << 16)
+            if isinstance(data, bytes):
+                shown = f"{RC_D}/{show(name)}/{which}"
+                _as_warnings(ctx, _command_line, data, shown)
+    for path in found:
+        st = ctx.view.stat(path)
+        if not isinstance(st, str) and stat.S_ISREG(st.st_mode):
+            _as_warnings(ctx, script, path, show(path))
+
+
+def _command_line(ctx: Context, data: bytes, shown: str) -> None:
+    s6_paths(ctx, data, shown)
+    programs(ctx, data, shown, 0)
+
+
+def _as_warnings(ctx: Context, rule: Callable[[Context, Any, str], None], what: Any, shown: str) -> None:
+    """What `rule` reports, as warnings: Ignity does not run these files, the image may still use them."""
+    start = len(ctx.problems)
+    rule(ctx, what, shown)
+    for problem in ctx.problems[start:]:
+        problem.severity = WARNING
+
+
+def rc_definition(ctx: Context, path: str, shown: str, names: set[str]) -> bool:
+    """An s6-rc oneshot or bundle moved into /etc/ignity/services: named as what it is (True), not as 'no run'."""
+    data = ctx.view.read(f"{path}/type", 64) if "type" in names else b""
+    kind = data.strip().decode("ascii", "replace") if isinstance(data, bytes) else ""
+    if kind == "oneshot" or (not kind and "up" in names):
+        ctx.error(shown, None, "is an s6-rc oneshot (type oneshot, an up command line): Ignity has no oneshots",
+                  f"make its up line an /etc/ignity/init script (#!/bin/execlineb -P, then the line), "
+                  f"its down line a finalize script, and remove {shown}")  # fmt: skip
+        return True
+    if kind == "bundle":
+        ctx.error(shown, None, "is an s6-rc bundle: Ignity has none",
+                  "depend on each service of its contents.d instead, and remove it")  # fmt: skip
+        return True
+    return False
+
+
+def links_to_with_env(ctx: Context, path: str) -> bool:
+    """Whether image path `path` is (a link to) Ignity's with-env: then with-contenv is fine."""
+    host = ctx.view.host(path)
+    return host is not None and host.rpartition("/")[2] == "with-env" and ctx.view.executable(path) is None
+
+
+# What comes before a word that is a command: separators, and sh or execline words that run the next one
+_SEPARATORS = (b";", b"&", b"|", b"(", b"{", b"}", b"!", b"`", b"$(")
+_KEYWORDS = {b"then", b"do", b"else", b"elif", b"exec", b"if", b"while", b"until", b"time", b"nice", b"nohup",
+             b"with-env", b"/usr/bin/with-env", b"with-contenv", b"foreground", b"background"}  # fmt: skip
+
+
+def programs(ctx: Context, head: bytes, shown: str, skip: int = 1) -> None:
+    """One error per s6-overlay-only program (PORTABLE) the script calls and the image lacks, at its first call."""
+    if b"s6-" not in head and b"contenv" not in head and b"logutil" not in head and b"fix-attrs" not in head:
+        return
+    seen: set[str] = set()
+    for number, line in enumerate(head.split(b"\n"), start=1):
+        if number <= skip or line.lstrip().startswith(b"#"):
+            continue
+        for program in PORTABLE:
+            if program in seen:
+                continue
+            at = line.find(program.encode())
+            while at >= 0 and not _called(line, at, len(program)):
+                at = line.find(program.encode(), at + 1)
+            if at < 0 or _on_path(ctx, program):
+                continue
+            seen.add(program)
+            ctx.error(shown, number, f"calls {program}, which the image lacks (s6-overlay brings it, "
+                      "a distribution's s6 does not): it fails at run time", PORTABLE[program][1])  # fmt: skip
+
+
+def _called(line: bytes, at: int, size: int) -> bool:
+    """Whether the word at `at` is in a command's place (start of line, after a separator or keyword)."""
+    after = line[at + size : at + size + 1]
+    if after and after not in b" \t;|&)}\"'":
+        return False
+    before = line[:at]
+    if before.endswith(b"/command/"):
+        before = before[: -len(b"/command/")]
+    elif before[-1:] and (before[-1:].isalnum() or before[-1:] in b"-_./"):
+        return False
+    before = before.rstrip(b" \t")
+    if not before or before.endswith(_SEPARATORS):
+        return True
+    return before.split()[-1] in _KEYWORDS
+
+
+def _on_path(ctx: Context, program: str) -> bool:
+    from ignity.check.scripts import PATH
+
+    return any(ctx.view.executable(f"{d}/{program}") is None for d in (*PATH, EXECLINE_BIN))
+
+
+def quoted(ctx: Context, name: bytes, value: bytes, shown: str, number: int) -> None:
+    """A value in quotes, as s6-overlay users write: the quotes would be part of the value."""
+    if len(value) >= 2 and value[:1] in (b'"', b"'") and value[-1:] == value[:1]:
+        text = show(value.decode("utf-8", "replace"))
+        key = name.decode("ascii", "replace")
+        bare = show(value[1:-1].decode("utf-8", "replace"))
+        problem = f"the value of {key} is in quotes ({text}): they are part of the value"
+        ctx.warning(shown, number, problem, f"write {key}={bare} (values are taken literally)")
 
 
 def _names(ctx: Context, path: str) -> list[str]:

@@ -59,6 +59,7 @@ def script(ctx: Context, path: str, shown: str) -> None:
         number = head[: head.index(b"\r\n")].count(b"\n") + 1
         ctx.error(shown, number, "line ends with a carriage return (Windows line endings)", CR_FIX)
     migration.s6_paths(ctx, head, shown)
+    migration.programs(ctx, head, shown)
     if head.startswith(BOM):
         ctx.error(shown, 1, BOM_PROBLEM, BOM_FIX)
         return
@@ -90,6 +91,8 @@ def shebang(ctx: Context, text: str, shown: str) -> None:
         return
     base = interpreter.rpartition("/")[2]
     why = ctx.view.executable(interpreter)
+    if base == migration.WITH_CONTENV and migration.links_to_with_env(ctx, interpreter):
+        base = "with-env"  # a with-contenv -> with-env link: with-env's rules
     if base == migration.WITH_CONTENV:
         migration.with_contenv(ctx, shown, interpreter, argument, why)
         return
@@ -133,6 +136,8 @@ def chained(ctx: Context, base: str, interpreter: str, argument: str, shown: str
             "as a single argument",
             fix,
         )
+        return
+    if program == migration.WITH_CONTENV and any(migration.links_to_with_env(ctx, f"{d}/{program}") for d in PATH):
         return
     if program == migration.WITH_CONTENV:
         found = any(ctx.view.executable(f"{d}/{program}") is None for d in PATH)

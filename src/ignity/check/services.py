@@ -11,7 +11,7 @@ import os
 import stat
 
 from ignity import paths, restarts
-from ignity.check import dependencies
+from ignity.check import dependencies, migration
 from ignity.check.report import service_name_problem, show
 from ignity.check.root import kind
 from ignity.check.scripts import CR_FIX, script
@@ -72,6 +72,8 @@ def service(ctx: Context, path: str, shown: str, with_log: bool) -> set[str] | N
         )
         return None
     names = set(ctx.listdir(path))  # one read of the directory, not a lookup per file
+    if "run" not in names and migration.rc_definition(ctx, path, shown, names):
+        return names
     if "run" not in names:
         ctx.error(shown, None, "no run file: s6 cannot start it", f"add an executable {shown}/run")
     else:
