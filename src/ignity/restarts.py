@@ -16,7 +16,7 @@ from ignity import paths, tools
 from ignity.errors import IgnityError
 
 POLICIES = ("always", "on-failure", "never")
-FILES = ("restart", "restart-delay", "restart-limit")
+FILES = ("restart", "restart-delay", "restart-limit", "success-exit-codes")
 FLOOR_MS = 1000  # s6-supervise's own pause between two starts
 MS_MAX = 2**31 - 1
 LIMIT_MAX = 1000  # deaths remembered for the window
@@ -29,6 +29,7 @@ FIX = {
     "restart": "write always, on-failure or never",
     "restart-delay": "write FIRST_MS or FIRST_MS MAX_MS (whole milliseconds, MAX_MS >= FIRST_MS)",
     "restart-limit": "write N WINDOW_MS (give up at the N-th death within WINDOW_MS), or 0 for no limit",
+    "success-exit-codes": "write the exit statuses (0 to 255) that count as success, e.g. 0 3",
 }
 
 
@@ -75,11 +76,25 @@ def parse_limit(text: str) -> tuple[int, int]:
     return n, window
 
 
-class Policy:
-    __slots__ = ("first", "limit", "max", "restart", "window")
+def parse_success(text: str) -> tuple[int, ...]:
+    """`CODE...`: the exits `on-failure` and `never` take as success (supervisord's exitcodes)."""
+    codes = _numbers(text, "exit statuses")
+    if not codes:
+        raise ValueError("no exit status, expected one or more of 0 to 255")
+    bad = next((c for c in codes if c > 255), None)
+    if bad is not None:
+        raise ValueError(f"{bad} is not an exit status (0 to 255)")
+    return tuple(sorted(set(codes)))
 
-    def __init__(self, restart: str, delay: tuple[int, int], limit: tuple[int, int]) -> None:
+
+class Policy:
+    __slots__ = ("first", "limit", "max", "restart", "success", "window")
+
+    def __init__(
+        self, restart: str, delay: tuple[int, int], limit: tuple[int, int], success: tuple[int, ...] = (0,)
+    ) -> None:
         self.restart = restart
+        self.success = success
         self.first, self.max = delay
         self.limit, self.window = limit
 
@@ -106,6 +121,7 @@ def read(path: str, name: str, delay: str, limit: str, essential: bool) -> Polic
             parse_policy(texts.get("restart", "never" if essential else "always")),
             parse_delay(texts.get("restart-delay", delay)),
             parse_limit(texts.get("restart-limit", limit)),
+            parse_success(texts.get("success-exit-codes", "0")),
         )
     except ValueError as e:
         bad = next((f for f in FILES if f in texts and _bad(f, texts[f])), None)
@@ -115,12 +131,19 @@ def read(path: str, name: str, delay: str, limit: str, essential: bool) -> Polic
 
 
 def _bad(file: str, text: str) -> bool:
-    parse = {"restart": parse_policy, "restart-delay": parse_delay, "restart-limit": parse_limit}[file]
     try:
-        parse(text)
+        PARSE[file](text)
     except ValueError:
         return True
     return False
+
+
+PARSE = {
+    "restart": parse_policy,
+    "restart-delay": parse_delay,
+    "restart-limit": parse_limit,
+    "success-exit-codes": parse_success,
+}
 
 
 def _q(text: str) -> str:
@@ -132,7 +155,7 @@ def filled(name: str, policy: Policy, essential: bool, tell: bool) -> list[str]:
     return [
         f"name={_q(name)} essential={int(essential)} tell={int(tell)}",
         f"policy={policy.restart} first={policy.first} max={policy.max} limit={policy.limit} window={policy.window}",
-        f"waits={int(policy.waits)}",
+        f"waits={int(policy.waits)} success={_q(' '.join(map(str, policy.success)))}",
         f"svstat={_q(tools.find('s6-svstat'))} svc={_q(tools.find('s6-svc'))}",
         f"mv={_q(tools.find('mv'))} stopping={_q(paths.STOPPING)} booted={_booted_ms()}",
     ]
@@ -162,12 +185,14 @@ if [ "$want" != true ]; then
   [ ! -s .ignity/restart ] || : > .ignity/restart
   exit "$code"
 fi
+ok=0
 if [ "$1" = 256 ]; then
   sig=$(kill -l "$2" 2>/dev/null) || sig=$2
   status=$((128 + $2)) what="crashed (signal $sig)"
   read -r h _ 2>/dev/null < .ignity/health && [ "$h" = unhealthy ] && what="crashed (unhealthy, stopped by signal $sig)"
 else
   status=$1 what="exited $1"
+  case " $success " in *" $1 "*) ok=1 ;; esac  # success-exit-codes (0 by default); never a signal
 fi
 read -r up _ < /proc/uptime
 now=$((${up%.*} * 100 + 1${up#*.} - 100))
@@ -191,8 +216,8 @@ count=" ($consec$th time in $(((now - since) / 100)) s)"
 reason= done=
 [ "$code" != 125 ] || reason="finish exited 125"
 case $policy in
-  never) [ "$status" = 0 ] && done="exited 0" || reason=${reason:-"$what (restart never)"} ;;
-  on-failure) [ "$status" != 0 ] || done="exited 0" ;;
+  never) [ "$ok" = 1 ] && done=$what || reason=${reason:-"$what (restart never)"} ;;
+  on-failure) [ "$ok" != 1 ] || done=$what ;;
 esac
 [ -z "$reason" ] || done=
 if [ -z "$reason$done" ] && [ "$limit" -gt 0 ] && [ "$n" -ge "$limit" ]; then

@@ -614,6 +614,8 @@ def test_at_boot_reads_skip_perms_itself(
         ("restart-delay", "0 0"),
         ("restart-limit", "5 60000\n"),
         ("restart-limit", "0\n"),
+        ("success-exit-codes", "0 3\n"),
+        ("success-exit-codes", "2"),
         ("down-signal", "SIGQUIT\n"),
         ("down-signal", "HUP"),
         ("down-signal", "2\n"),
@@ -641,6 +643,9 @@ def test_restart_files_well_formed(image: Image, name: str, content: str) -> Non
         ("restart-limit", "0 60000\n", "N is 0, expected 1 to 1000"),
         ("restart-limit", "5 0\n", "WINDOW_MS is 0"),
         ("restart-limit", "five 60000\n", "'five' is not a whole number"),
+        ("success-exit-codes", "\n", "no exit status"),
+        ("success-exit-codes", "0 256\n", "256 is not an exit status"),
+        ("success-exit-codes", "0,3\n", "'0,3' is not a whole number"),
         ("down-signal", "SIGFOO\n", "down-signal is 'SIGFOO', not a signal"),
     ],
 )

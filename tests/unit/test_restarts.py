@@ -99,6 +99,16 @@ def test_wanted_down_decides_nothing_and_cancels_a_pending_start(tmp_path: Path,
     assert (d / ".ignity/restart").read_text() == "" and not wrappers.failed_permanently(str(d))
 
 
+def test_success_exit_codes_end_on_failure_and_never_as_done(tmp_path: Path, stubs: Path) -> None:
+    d = installed(tmp_path, restart="on-failure\n", success_exit_codes="0 3\n")
+    assert finish(d, "2", "0") == 0 and not wrappers.done(str(d))  # not listed: restarted
+    assert finish(d, "3", "0") == 125 and (d / ".ignity/done").read_text() == "exited 3\n"
+    n = installed(tmp_path / "n", restart="never\n", success_exit_codes="4\n")
+    assert finish(n, "0", "0") == 125 and wrappers.failure(str(n)) == "exited 0 (restart never)"
+    s = installed(tmp_path / "s", restart="never\n", success_exit_codes="143\n")
+    assert finish(s, "256", "15") == 125 and wrappers.failure(str(s)).startswith("crashed (signal TERM)")
+
+
 def test_told_lines(tmp_path: Path, stubs: Path) -> None:
     d = installed(tmp_path, restart="on-failure\n")
     first = subprocess.run(["/bin/sh", "./finish", "256", "11", "svc"], cwd=d, capture_output=True, text=True)

@@ -124,7 +124,7 @@ def restart_file(ctx: Context, path: str, shown: str, name: str) -> None:
     if data is None:
         return
     text = data[:-1] if data.endswith(b"\n") else data
-    parse = {"restart": restarts.parse_policy, "restart-delay": restarts.parse_delay}.get(name, restarts.parse_limit)
+    parse = restarts.PARSE[name]
     try:
         if b"\n" in text or b"\r" in text:
             raise ValueError("more than one line")
