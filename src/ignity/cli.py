@@ -71,6 +71,12 @@ def _code(text: str) -> int:
     return int(text)
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="ignity", description="Process supervision for containers, on s6.")
     parser.add_argument("--version", action="version", version=f"ignity {__version__}")
@@ -85,6 +91,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
                    add_help=False)  # fmt: skip
     p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
     p_halt.add_argument("code", nargs="?", type=_code, default=0)
+    # logs and reload (README "Logs and reload")
+    p_logs = sub.add_parser("logs", help="the last lines services wrote (stdout |, stderr !); -f follows")
+    p_logs.add_argument("-f", "--follow", action="store_true", help="then print new lines as they come")
+    p_logs.add_argument("-n", "--lines", type=_count, default=None, metavar="N", help="the last N lines a service")
+    p_logs.add_argument("names", nargs="*", metavar="NAME")
+    sub.add_parser("reload", help="apply the changes made to /etc/ignity/services since the boot")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["status"]:  # its own options: ignity status --help
         from ignity import svstatus
@@ -95,6 +107,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from ignity import check
 
         sys.exit(check.main(args.root, args.json))
+    if args.command == "logs":
+        from ignity import logs
+
+        sys.exit(logs.main(args.names, args.lines, args.follow))
+    if args.command == "reload":
+        from ignity import reload
+
+        sys.exit(reload.main())
     if args.command == "install":
         from ignity import install
 
