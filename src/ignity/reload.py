@@ -44,6 +44,10 @@ NEW, OLD = ".new-", ".old-"
 REFUSED, NOT_RUNNING = 1, 111
 
 
+class Interrupted(BaseException):
+    """SIGTERM, SIGINT or SIGHUP (a stop of the container sends SIGTERM to every process left)."""
+
+
 class Stopping(Exception):
     """The container's stop latch was seen: the reload ends where it is."""
 
@@ -75,10 +79,20 @@ def main() -> int:
         say(f"{LOCK}: {e.strerror}: nothing changed")
         return REFUSED
     import fcntl
+    import signal
 
-    fcntl.flock(lock, fcntl.LOCK_EX)  # a second reload waits for the first, then finds nothing to do
+    def _interrupted(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second reload waits for the first, then finds nothing to do
         return _locked()
+    except Interrupted as e:
+        why = "the container is stopping" if status.stopping() else f"interrupted by signal {e.args[0]}"
+        say(f"{why}: reload abandoned where it was (see ignity status)")
+        return 128 + int(e.args[0])
     finally:
         os.close(lock)
 

@@ -226,7 +226,7 @@ def start_reloaded(
     held = {s.name for s in new if not s.down}
     deadline = time.monotonic() + maxtime_ms / 1000 if maxtime_ms else None
     scan = _link_and_scan(linked, "-an")
-    _supervised_then(scan, [s for s in new if s.name in held], _remaining(deadline), gone)
+    _supervised_then(scan, new, _remaining(deadline), gone)
     _start_in_order(new, held, held, maxtime_ms, deadline, running)
 
 

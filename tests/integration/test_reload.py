@@ -35,7 +35,10 @@ def test_added_removed_changed_and_unchanged(boot, tree: Tree):
     tree.service("keep", "exec sleep 1000")
     tree.service("other", "exec sleep 1000")
     tree.service("svc", "echo v1 > /out/svc.version; exec sleep 1000")
-    c = run(boot, wait_up("keep", "other", "svc") + """
+    c = run(
+        boot,
+        wait_up("keep", "other", "svc")
+        + """
 pid keep > /out/keep.before; pid svc > /out/svc.before; pid other > /out/other.before
 svc newsvc 'echo new > /out/newsvc.ran; exec sleep 1000'
 rm -r $E/other
@@ -46,7 +49,8 @@ s6-svstat -o up $S/newsvc > /out/newsvc.up
 ls -a $S > /out/scandir; ls -a /run/ignity/services > /out/services
 kill -0 $(cat /out/other.before) 2>/dev/null && echo alive > /out/other.alive
 reload r2
-""")
+""",
+    )
     assert read(c, "r1.rc") == "0\n", read(c, "r1.err")
     assert read(c, "r1.out") == "added newsvc; removed other; restarted svc\n"
     assert read(c, "keep.before") == read(c, "keep.after")
@@ -58,3 +62,133 @@ reload r2
     assert not (c.out / "other.alive").exists()
     assert read(c, "r2.rc") == "0\n" and read(c, "r2.out").startswith("nothing changed")
     assert "[ignity" not in c.output.replace("[ignity/stage3] stopping", "").replace("[ignity/stage3] exiting", "")
+
+
+def test_broken_addition_changes_nothing(boot, tree: Tree):
+    tree.service("keep", "exec sleep 1000")
+    c = run(
+        boot,
+        wait_up("keep")
+        + """
+pid keep > /out/keep.before
+svc good 'exec sleep 1000'
+mkdir $E/norun
+svc cyc1 'exec sleep 1000'; svc cyc2 'exec sleep 1000'
+mkdir $E/cyc1/dependencies.d $E/cyc2/dependencies.d; : > $E/cyc1/dependencies.d/cyc2; : > $E/cyc2/dependencies.d/cyc1
+reload r1
+pid keep > /out/keep.after
+ls -a $S > /out/scandir; ls -a /run/ignity/services > /out/services
+rm -r $E/norun $E/cyc1 $E/cyc2
+reload r2
+""",
+    )
+    assert read(c, "r1.rc") == "1\n"
+    err = read(c, "r1.err").splitlines()
+    assert any("norun" in line and "run" in line for line in err), err
+    assert any("cycle" in line for line in err), err
+    assert err[-1] == "ignity reload: 2 error(s): nothing changed", err
+    assert all(line.startswith("ignity reload: ") for line in err)
+    assert read(c, "keep.before") == read(c, "keep.after")
+    assert read(c, "scandir").split() == [".", "..", ".s6-svscan", "keep"]
+    assert read(c, "services").split() == [".", "..", "keep"]
+    # Fixed, the same reload then applies it.
+    assert read(c, "r2.rc") == "0\n" and read(c, "r2.out") == "added good\n", read(c, "r2.err")
+
+
+def test_dependency_added_starts_in_order(boot, tree: Tree):
+    tree.service("keep", "exec sleep 1000")
+    tree.service("user", "exec sleep 1000")
+    c = run(
+        boot,
+        wait_up("keep", "user")
+        + """
+pid user > /out/user.before
+svc db 'read x < /tmp/db-go; echo >&3; exec sleep 1000'
+echo 3 > $E/db/notification-fd
+mkfifo /tmp/db-go
+svc app 's6-svstat -o ready /run/ignity/services/db > /out/db-when-app; exec sleep 1000'
+mkdir $E/app/dependencies.d; : > $E/app/dependencies.d/db; : > $E/app/dependencies.d/keep
+mkdir $E/user/dependencies.d; : > $E/user/dependencies.d/app
+( reload r1 ) &
+# db is held until its supervisor runs; then it waits on the fifo: open it to let it be ready
+echo go > /tmp/db-go
+wait
+pid user > /out/user.after
+s6-svstat -o up $S/app > /out/app.up
+""",
+    )
+    assert read(c, "r1.rc") == "0\n", read(c, "r1.err")
+    assert read(c, "r1.out") == "added app, db; restarted user\n"
+    assert read(c, "db-when-app") == "true\n"
+    assert read(c, "app.up") == "true\n"
+    assert read(c, "user.before") != read(c, "user.after")
+
+
+def test_down_file_and_non_root_caller(boot, tree: Tree):
+    tree.service("keep", "exec sleep 1000")
+    c = run(
+        boot,
+        wait_up("keep")
+        + """
+svc lazy 'exec sleep 1000'; : > $E/lazy/down
+setpriv --reuid=65534 --regid=65534 --clear-groups ignity reload >/out/nobody.out 2>/out/nobody.err
+echo $? > /out/nobody.rc
+ls $S > /out/scandir.nobody
+reload r1
+s6-svstat -o up,wantedup $S/lazy > /out/lazy
+""",
+    )
+    assert read(c, "nobody.rc") == "1\n"
+    assert read(c, "nobody.err").count("\n") == 1 and "may not reload" in read(c, "nobody.err")
+    assert "lazy" not in read(c, "scandir.nobody").split()
+    assert read(c, "r1.rc") == "0\n", read(c, "r1.err")
+    assert read(c, "lazy") == "false false\n"
+
+
+def test_two_reloads_at_once(boot, tree: Tree):
+    tree.service("keep", "exec sleep 1000")
+    c = run(
+        boot,
+        wait_up("keep")
+        + """
+svc a 'exec sleep 1000'; svc b 'exec sleep 1000'
+( reload r1 ) & ( reload r2 ) &
+wait
+ls -a $S > /out/scandir
+""",
+    )
+    outs = sorted([read(c, "r1.out"), read(c, "r2.out")])
+    assert read(c, "r1.rc") == read(c, "r2.rc") == "0\n"
+    assert outs == ["added a, b\n", "nothing changed since the boot (or the last reload)\n"]
+    assert read(c, "scandir").split() == [".", "..", ".s6-svscan", "a", "b", "keep"]
+
+
+def test_stop_of_the_container_during_a_reload_wins(boot, tree: Tree):
+    # slow ignores SIGTERM: its stop takes timeout-kill (2 s); the container's stop comes meanwhile.
+    tree.service("slow", "trap '' TERM; exec sleep 1000", timeout_kill="2000\n")
+    tree.service("keep", "exec sleep 1000")
+    tree.finalize("10-look", "ls -a /run/ignity/services-state > /out/scandir.final")
+    c = boot(
+        "sh",
+        "-c",
+        PRELUDE
+        + wait_up("slow", "keep")
+        + """
+svc slow "trap '' TERM; echo v2; exec sleep 1000"
+svc newsvc 'exec sleep 1000'
+setsid sh -c 'ignity reload >/out/r1.out 2>/out/r1.err; echo $? >/out/r1.rc' &
+i=0; until [ "$(s6-svstat -o wantedup $S/slow)" = false ]; do i=$((i+1)); [ $i -le 2000 ] || exit 91; sleep 0.01; done
+kill -TERM 1
+exec sleep 1000
+""",
+    )
+    assert c.wait(timeout=60) == 143, c.output
+    assert "Traceback" not in c.output
+    err = (c.out / "r1.err").read_text() if (c.out / "r1.err").exists() else ""
+    assert "Traceback" not in err
+    rc = (c.out / "r1.rc").read_text() if (c.out / "r1.rc").exists() else "killed"
+    assert rc in ("1\n", "143\n", "killed"), (rc, err)  # the sh around it may be SIGTERMed first
+    assert err.startswith("ignity reload: the container is stopping: reload abandoned"), err
+    assert err.count("\n") == 1, err
+    # Nothing was linked once the stop was decided: what stage 3 stopped is what ran.
+    assert (c.out / "scandir.final").read_text().split() == [".", "..", ".s6-svscan", "keep", "slow"]
