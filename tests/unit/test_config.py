@@ -32,6 +32,7 @@ SPEC_DEFAULTS = {
     "IGNITY_SYNC_DISKS": 0,
     "IGNITY_VERBOSITY": 1,
     "IGNITY_SERVICES_OUTPUT": "raw",
+    "IGNITY_SERVICES_LOG_BYTES": 65536,
 }
 MS_VARS = [
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME",
@@ -254,6 +255,7 @@ def test_dump_format() -> None:
         "IGNITY_SYNC_DISKS=0\n"
         "IGNITY_VERBOSITY=1\n"
         "IGNITY_SERVICES_OUTPUT=raw\n"
+        "IGNITY_SERVICES_LOG_BYTES=65536\n"
     )
 
 
@@ -449,3 +451,10 @@ def test_with_retries_parse(argv: list[str], expected: tuple[int, int, list[str]
 def test_with_retries_parse_rejects(argv: list[str]) -> None:
     with pytest.raises(ValueError, match="usage: with-retries"):
         with_retries.parse(argv)
+
+
+def test_log_bytes_is_a_size() -> None:
+    assert config.from_env({"IGNITY_SERVICES_LOG_BYTES": "0"}).services_log_bytes == 0
+    assert config.from_env({"IGNITY_SERVICES_LOG_BYTES": "1048576"}).services_log_bytes == 1048576
+    assert "expected a whole number of bytes" in error_for("IGNITY_SERVICES_LOG_BYTES", "64k")
+    assert "too large" in error_for("IGNITY_SERVICES_LOG_BYTES", str(2**31))
