@@ -192,3 +192,33 @@ exec sleep 1000
     assert err.count("\n") == 1, err
     # Nothing was linked once the stop was decided: what stage 3 stopped is what ran.
     assert (c.out / "scandir.final").read_text().split() == [".", "..", ".s6-svscan", "keep", "slow"]
+
+
+def test_reload_as_the_uid_ignity_runs_as(boot, tree: Tree, tmp_path):
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    os.mkfifo(out / "go")
+    os.chmod(out / "go", 0o666)
+    tree.service("keep", "exec sleep 1000")
+    tree.service("svc", "exec sleep 1000", output_mode="prefixed\n")
+    c = boot("sh", "-c", wait_up("keep", "svc") + """
+S=/run/ignity/services-state
+s6-svstat -o pid $S/keep > /out/keep.before
+read x < /out/go
+ignity reload > /out/r1.out 2> /out/r1.err; echo $? > /out/r1.rc
+s6-svstat -o pid $S/keep > /out/keep.after; s6-svstat -o up $S/added > /out/added.up
+stat -c %u /run/ignity/services/added/run /run/ignity/services/svc/log/ring > /out/owners
+""", user="1000:1000", run_tmpfs="mode=1777", out=out)  # fmt: skip
+    with open(out / "go", "w") as f:  # returns once the CMD, booted, opens it to read
+        tree.service("added", "exec sleep 1000")
+        (tree.root / "services" / "svc" / "run").write_text("#!/bin/sh\necho v2\nexec sleep 1000\n")
+        f.write("go\n")
+    assert c.wait(timeout=60) == 0, c.output
+    assert read(c, "r1.rc") == "0\n", read(c, "r1.err")
+    assert read(c, "r1.out") == "added added; restarted svc\n"
+    assert read(c, "keep.before") == read(c, "keep.after")
+    assert read(c, "added.up") == "true\n"
+    assert read(c, "owners").split() == ["1000", "1000"]
