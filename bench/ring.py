@@ -66,6 +66,21 @@ def lines_run(image: Image, trees: Trees, ring: str) -> dict[str, float]:
     return {"formatters": cpu["formatters"]}
 
 
+def s6log_cpu(ring: bool, tmp: Path, lines: Path) -> float:
+    """User + system seconds of one s6-log reading `lines` (a file) with the `1` action only,
+    or with the ring's logdir too: the same command line the generated log/run uses."""
+    import subprocess
+
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    (work / "ring").mkdir()
+    argv = ["s6-log", "-l", "1048576", "1"] + (["n1", "s32768", "T", "./ring/stdout"] if ring else [])
+    with open(lines, "rb") as stdin:
+        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, cwd=work, env={"TZ": "UTC0"})
+        _, _, usage = os.wait4(p.pid, 0)
+    p.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
 def memory_run(image: Image, trees: Trees, ring: str) -> dict[str, float]:
     tree = trees.fresh()
     for i in range(SERVICES):
@@ -141,7 +156,19 @@ def main() -> int:
             r = cpu[name]["formatters"]
             print(f"| {name} | {spread(r, 1000, 'ms')} | {med(r) / LINES * 1e6:.2f} µs |")
         over = (med(cpu["with ring"]["formatters"]) - med(cpu["without (0)"]["formatters"])) / LINES * 1e6
-        print(f"\nThe ring's CPU per line: {over:+.2f} µs\n")
+        print(f"\nThe ring's CPU per line, in the container: {over:+.2f} µs (10 ms clock ticks: coarse)\n")
+        big = tmp / "lines"
+        count = LINES * 20
+        with open(big, "w") as f:
+            f.writelines(f"line {i} {PAD}\n" for i in range(count))
+        alone = {flag: [s6log_cpu(flag, tmp, big) for _ in range(RUNS)] for flag in (False, True)}
+        print(f"One s6-log, {count:,} lines of ~100 bytes from a file, output to /dev/null (rusage):\n")
+        print("| s6-log | CPU | per line |")
+        print("|---|---|---|")
+        for flag, label in ((False, "`1` only (ring off)"), (True, "`1` and the ring's logdir")):
+            print(f"| {label} | {spread(alone[flag], 1000, 'ms')} | {med(alone[flag]) / count * 1e6:.2f} µs |")
+        ring_cost = (med(alone[True]) - med(alone[False])) / count * 1e6
+        print(f"\nThe ring's CPU per line: {ring_cost:+.2f} µs\n")
 
         print(f"## Memory: {SERVICES} prefixed services, each ring filled ({FILL:,} lines a stream)\n")
         print("| IGNITY_SERVICES_LOG_BYTES | PSS | RSS | /run/ignity/services on tmpfs |")
