@@ -63,6 +63,8 @@ STDERR_FIFO = "stderr"
 # Under log/: the ring `ignity logs` reads, one s6-log logdir a stream.
 RING = "ring"
 STREAMS = ("stdout", "stderr")
+# Under log/: the pid of the stderr reader loop, for end_stderr_reader.
+READER_PID = "stderr-reader.pid"
 # s6-log's smallest rotation size.
 MIN_ROTATE = 4096
 
@@ -316,8 +318,38 @@ while :; do
   st=$?
   [ "$st" -eq 0 ] || [ "$st" -gt 128 ] || break
 done &
+echo $! > {READER_PID}
 {out_settings} exec {out_chain}
 """
+
+
+def end_stderr_reader(log_dir: str) -> None:
+    """End the stderr reader loop of a logger that is gone for good (`ignity reload`).
+
+    Once its service is down, the loop waits in the fifo's open for a next
+    instance that will never come. The loop's shell (its pid in READER_PID,
+    checked by its working directory) is sent SIGTERM, then the fifo is opened
+    for writing and closed at once: a reader blocked in its open gets end of
+    file and exits, and no loop is left to open it again. A reader still
+    draining keeps reading until its end of file, as at a stop.
+    """
+    import signal
+
+    try:
+        fd = os.open(f"{log_dir}/{READER_PID}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            text = os.read(fd, 32).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        if text.isdigit() and os.readlink(f"/proc/{text}/cwd") == os.path.realpath(log_dir):
+            os.kill(int(text), signal.SIGTERM)
+    except OSError:
+        pass
+    try:
+        fifo = os.open(f"{log_dir}/{STDERR_FIFO}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        os.close(fifo)
+    except OSError:
+        pass  # ENXIO: no reader waits in the open
 
 
 def _write(path: str, text: str, mode: int) -> None:

@@ -311,6 +311,8 @@ def apply(
     running = frozenset(names_in(paths.SERVICES)) - {s.name for s in new}
     linked = [s.path for s in new if s.name in added]
     services.start_reloaded(new, running, linked, tuple(gone), cfg.cmd_wait_for_services_maxtime or 5000)
+    for name in removed + changed:
+        outputs.end_stderr_reader(f"{paths.SERVICES}/{OLD}{name}/log")
     _drop_staged()
 
 

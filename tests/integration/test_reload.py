@@ -151,7 +151,10 @@ def test_two_reloads_at_once(boot, tree: Tree):
     # looks at anything.
     tree.init("10-fifo", "mkfifo /tmp/fin")
     tree.service("slow", "exec sleep 1000", finish="#!/bin/sh\nread x < /tmp/fin\n")
-    c = run(boot, wait_up("slow") + """
+    c = run(
+        boot,
+        wait_up("slow")
+        + """
 svc slow 'exec sleep 999'; svc a 'exec sleep 1000'
 ( reload r1 ) &
 i=0; until [ "$(s6-svstat -o wantedup $S/slow)" = false ]; do i=$((i+1)); [ $i -le 2000 ] || exit 91; sleep 0.01; done
@@ -160,7 +163,8 @@ i=0; until grep -q -- '->' /proc/locks; do i=$((i+1)); [ $i -le 2000 ] || exit 9
 echo go > /tmp/fin
 wait
 ls -a $S > /out/scandir
-""")
+""",
+    )
     assert read(c, "r1.rc") == read(c, "r2.rc") == "0\n", read(c, "r1.err") + read(c, "r2.err")
     assert read(c, "r1.out") == "added a; restarted slow\n"
     assert read(c, "r2.out") == "nothing changed since the boot (or the last reload)\n"
@@ -177,7 +181,12 @@ def test_stop_of_the_container_during_a_reload_wins(boot, tree: Tree):
     tree.service("lingering", "trap '' TERM; exec sleep 1000", timeout_kill="3000\n")
     tree.service("keep", "exec sleep 1000")
     tree.finalize("10-look", "ls -a /run/ignity/services-state > /out/scandir.final")
-    c = boot("sh", "-c", PRELUDE + wait_up("slow", "keep", "lingering") + """
+    c = boot(
+        "sh",
+        "-c",
+        PRELUDE
+        + wait_up("slow", "keep", "lingering")
+        + """
 svc slow 'echo v2; exec sleep 1000'
 svc newsvc 'exec sleep 1000'
 setsid sh -c 'ignity reload >/out/r1.out 2>/out/r1.err; echo $? >/out/r1.rc' &
@@ -185,7 +194,9 @@ i=0; until [ "$(s6-svstat -o wantedup $S/slow)" = false ]; do i=$((i+1)); [ $i -
 setsid sh -c 'i=0; until [ -e /run/ignity/state/stopping ]; do i=$((i+1)); [ $i -le 2000 ] || exit 1; sleep 0.01; done
   echo go > /tmp/fin' &
 exec ignity halt 7
-""", env={"IGNITY_SERVICES_GRACETIME": "10000"})
+""",
+        env={"IGNITY_SERVICES_GRACETIME": "10000"},
+    )
     assert c.wait(timeout=60) == 7, c.output
     assert "Traceback" not in c.output
     assert read(c, "r1.err") == "ignity reload: the container is stopping: reload abandoned after: stopped slow\n"
@@ -222,3 +233,26 @@ stat -c %u /run/ignity/services/added/run /run/ignity/services/svc/log/ring > /o
     assert read(c, "keep.before") == read(c, "keep.after")
     assert read(c, "added.up") == "true\n"
     assert read(c, "owners").split() == ["1000", "1000"]
+
+
+def test_formatted_services_leave_no_logger_behind(boot, tree: Tree):
+    # The stderr reader of a prefixed service waits on its fifo for the next instance:
+    # removed or replaced, it must end, and the new one logs (ring included).
+    tree.service("svc", "echo v1; exec sleep 1000", output_mode="prefixed\n")
+    tree.service("gone", "echo bye; exec sleep 1000", output_mode="json\n")
+    c = run(
+        boot,
+        wait_up("svc", "gone")
+        + """
+svc svc 'echo v2; echo v2-err >&2; exec sleep 1000'; echo prefixed > $E/svc/output-mode
+rm -r $E/gone
+reload r1
+for p in /proc/[0-9]*; do readlink $p/cwd; done 2>/dev/null | grep -c old- > /out/left || true
+i=0; until ignity logs svc 2>/dev/null | grep -q v2-err; do i=$((i+1)); [ $i -le 2000 ] || exit 92; sleep 0.01; done
+ignity logs svc > /out/logs
+""",
+    )
+    assert read(c, "r1.out") == "removed gone; restarted svc\n", read(c, "r1.err")
+    assert read(c, "left") == "0\n"
+    assert sorted(read(c, "logs").splitlines()) == ["svc ! v2-err", "svc | v2"]
+    assert "svc | v2" in c.lines or "svc  | v2" in c.lines
