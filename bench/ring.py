@@ -35,7 +35,7 @@ from tests.harness import Container, Image
 from tests.tree import Tree
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-LINES = int(os.environ.get("BENCH_LINES", "50000"))
+LINES = int(os.environ.get("BENCH_LINES", "300000"))
 SERVICES = int(os.environ.get("BENCH_SERVICES", "20"))
 FILL = int(os.environ.get("BENCH_FILL", "2000"))
 BASE = Path(os.environ.get("BENCH_BASE", "/work/main/src/ignity"))
