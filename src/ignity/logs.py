@@ -277,7 +277,7 @@ def services(services_dir: str = paths.SERVICES) -> list[str]:
 
 
 def main(names: list[str], count: int | None, follow: bool, services_dir: str = paths.SERVICES) -> int:
-    if not os.path.isdir(services_dir) or not os.path.exists(paths.SVSCAN_CONTROL):
+    if not os.path.isdir(services_dir) or not os.path.isdir(paths.SCANDIR):
         sys.stderr.write(f"ignity logs: not inside a running Ignity container ({services_dir} is missing)\n")
         return NOT_RUNNING
     chosen = names or services(services_dir)

@@ -66,14 +66,17 @@ ignity logs > /out/all; echo $? > /out/all.rc
 
 def test_raw_is_refused_with_the_hint(boot, tree: Tree):
     tree.service("plain", "echo hi; exec sleep 1000")
-    c = run(
-        boot,
-        wait_up("plain")
-        + """
+    tree.service("pre", "echo hi; exec sleep 1000", output_mode="prefixed\n")
+    script = """
 ignity logs plain > /out/out 2> /out/err; echo $? > /out/rc
 ignity logs nosuch 2> /out/err2; echo $? > /out/rc2
-""",
-    )
+setpriv --reuid=65534 --regid=65534 --clear-groups ignity logs pre > /out/out3 2> /out/err3; echo $? > /out/rc3
+"""
+    c = run(boot, wait_up("plain", "pre") + script)
+    # Another uid than root's (Ignity's) cannot read the ring: one line.
+    assert read(c, "rc3") == "1\n" and read(c, "out3") == ""
+    assert read(c, "err3").startswith("ignity logs: pre: cannot read /run/ignity/services/pre/log/ring/stdout: ")
+    assert "only root and the uid Ignity runs as may read the logs" in read(c, "err3")
     assert read(c, "rc") == "1\n" and read(c, "out") == ""
     err = read(c, "err")
     assert err.count("\n") == 1, err
@@ -84,7 +87,7 @@ ignity logs nosuch 2> /out/err2; echo $? > /out/rc2
 
 def test_follow_sees_a_new_line(boot, tree: Tree):
     tree.init("10-fifo", "mkfifo /tmp/say")
-    tree.service("echoer", "echo first; while :; do read line < /tmp/say; echo \"$line\"; done",
+    tree.service("echoer", "echo first; while :; do read line < /tmp/say && echo \"$line\"; done",
                  output_mode="prefixed\n")  # fmt: skip
     c = run(
         boot,
