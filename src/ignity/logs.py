@@ -115,12 +115,22 @@ class Source:
             os.lseek(fd, 0, os.SEEK_END)
 
     def new_lines(self) -> list[bytes]:
-        """The lines written since the last call; across a rotation, the old current's end first."""
+        """The lines written since the last call; across a rotation, the old current's end first.
+
+        A ring whose directory was replaced (`ignity reload` restarted the service from
+        a new copy) is followed on in the new one, from its start."""
         if self.dirfd < 0:
             self.open()
             if self.dirfd < 0:
                 return []
         data = b""
+        if self.stamped and self._replaced():
+            data = _read_some(self.fd) if self.fd >= 0 else b""
+            self.close()
+            self.open()
+            if self.dirfd < 0:
+                return self._lines(data)
+            self.ino = 0
         if self.fd >= 0:
             data += _read_some(self.fd)
         try:
@@ -136,10 +146,20 @@ class Source:
                     os.close(self.fd)
                 self.fd, self.ino = fd, os.fstat(fd).st_ino
                 data += _read_some(fd)
+        return self._lines(data)
+
+    def _lines(self, data: bytes) -> list[bytes]:
         data = self.rest + data
         cut = data.rfind(b"\n") + 1
         self.rest = data[cut:][-MAX_READ:]
         return data[:cut].split(b"\n")[:-1]
+
+    def _replaced(self) -> bool:
+        try:
+            st = os.stat(self.directory, follow_symlinks=False)
+        except OSError:
+            return False  # gone, or not made yet by the new logger: keep what we have
+        return st.st_ino != os.fstat(self.dirfd).st_ino
 
 
 def _why(e: OSError) -> str:

@@ -244,15 +244,22 @@ def test_formatted_services_leave_no_logger_behind(boot, tree: Tree):
         boot,
         wait_up("svc", "gone")
         + """
+i=0; until ignity logs svc 2>/dev/null | grep -q v1; do i=$((i+1)); [ $i -le 2000 ] || exit 94; sleep 0.01; done
+ignity logs -f svc > /out/follow & f=$!
+i=0; until grep -q v1 /out/follow; do i=$((i+1)); [ $i -le 2000 ] || exit 95; sleep 0.01; done
 svc svc 'echo v2; echo v2-err >&2; exec sleep 1000'; echo prefixed > $E/svc/output-mode
 rm -r $E/gone
 reload r1
 for p in /proc/[0-9]*; do readlink $p/cwd; done 2>/dev/null | grep -c old- > /out/left || true
 i=0; until ignity logs svc 2>/dev/null | grep -q v2-err; do i=$((i+1)); [ $i -le 2000 ] || exit 92; sleep 0.01; done
 ignity logs svc > /out/logs
+# -f, started before the reload, follows the new copy's ring
+i=0; until grep -q v2-err /out/follow; do i=$((i+1)); [ $i -le 2000 ] || exit 93; sleep 0.01; done
+kill $f
 """,
     )
     assert read(c, "r1.out") == "removed gone; restarted svc\n", read(c, "r1.err")
     assert read(c, "left") == "0\n"
     assert sorted(read(c, "logs").splitlines()) == ["svc ! v2-err", "svc | v2"]
     assert "svc | v2" in c.lines or "svc  | v2" in c.lines
+    assert sorted(read(c, "follow").splitlines()) == ["svc ! v2-err", "svc | v1", "svc | v2"]

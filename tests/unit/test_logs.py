@@ -158,3 +158,16 @@ def test_sources_by_kind_of_service(tmp_path: Path) -> None:
         with pytest.raises(logs.LogsError, match=message):
             logs.sources(name, directory)
     assert "\n" not in logs.raw_hint("web")
+
+
+def test_follow_a_ring_whose_directory_was_replaced(tmp_path: Path) -> None:
+    d = logdir(tmp_path / "ring", {"current": stamp(1) + b"old\n"})
+    s = source(d, stamped=True)
+    s.start_following()
+    with open(d / "current", "ab") as f:
+        f.write(stamp(2) + b"last of the old\n")
+    d.rename(tmp_path / ".old-ring")  # a reload moves the old copy aside...
+    assert s.new_lines() == [stamp(2) + b"last of the old"]
+    logdir(tmp_path / "ring", {"current": stamp(3) + b"new\n"})  # ...and the new logger starts
+    assert s.new_lines() == [stamp(3) + b"new"]
+    s.close()
