@@ -92,6 +92,12 @@ def _own_parser(command: str, argv: list[str]) -> int:
     return control.main(command, argv)
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="ignity", description="Process supervision for containers, on s6.")
     parser.add_argument("--version", action="version", version=f"ignity {__version__}")
@@ -112,6 +118,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     p_migrate.add_argument("--root", default="", help="the image's root directory (default /)")
     p_migrate.add_argument("--dry-run", action="store_true", help="show the plan and the report, write nothing")
     p_migrate.add_argument("--force", action="store_true", help="replace files already in /etc/ignity")
+    # logs and reload (README "Logs and reload")
+    p_logs = sub.add_parser("logs", help="the last lines services wrote (stdout |, stderr !); -f follows")
+    p_logs.add_argument("-f", "--follow", action="store_true", help="then print new lines as they come")
+    p_logs.add_argument("-n", "--lines", type=_count, default=None, metavar="N", help="the last N lines a service")
+    p_logs.add_argument("names", nargs="*", metavar="NAME")
+    sub.add_parser("reload", help="apply the changes made to /etc/ignity/services since the boot")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in OWN_PARSER_HELP:  # commands with their own options: ignity status --help
         sys.exit(_own_parser(argv[0], argv[1:]))
@@ -124,6 +136,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from ignity import migrate
 
         sys.exit(migrate.main(args.source, args.root, args.file, args.dry_run, args.force))
+    if args.command == "logs":
+        from ignity import logs
+
+        sys.exit(logs.main(args.names, args.lines, args.follow))
+    if args.command == "reload":
+        from ignity import reload
+
+        sys.exit(reload.main())
     if args.command == "install":
         from ignity import install
 

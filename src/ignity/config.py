@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # name -> (default, kind); kind "ms" is milliseconds, "bool" is 0/1, "level" is
-# 0..2, "output" is one of OUTPUT_MODES (a word, not a number), "delay" and
+# 0..2, "output" is one of OUTPUT_MODES (a word, not a number), "bytes" a size, "delay" and
 # "limit" the two-number syntax of restarts.py (kept as text, normalised).
 KNOWN: dict[str, tuple[int | str, str]] = {
     "IGNITY_CMD_FORWARD_SIGNALS": (1, "bool"),
@@ -30,6 +30,7 @@ KNOWN: dict[str, tuple[int | str, str]] = {
     "IGNITY_SERVICES_OUTPUT": ("raw", "output"),
     "IGNITY_SERVICES_RESTART_DELAY": ("1000", "delay"),
     "IGNITY_SERVICES_RESTART_LIMIT": ("0", "limit"),
+    "IGNITY_SERVICES_LOG_BYTES": (65536, "bytes"),
 }
 
 # How a service without its own log/ reaches the container's stdout/stderr
@@ -66,6 +67,7 @@ class Config:
     services_output: str
     services_restart_delay: str
     services_restart_limit: str
+    services_log_bytes: int
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
@@ -100,7 +102,12 @@ def _parse_value(name: str, raw: str, kind: str) -> int | str:
         if (kind == "delay" and first == second) or (kind == "limit" and first == 0):
             return str(first)
         return f"{first} {second}"
-    what = {"ms": "a whole number of milliseconds", "bool": "0 or 1", "level": "0, 1 or 2"}[kind]
+    what = {
+        "ms": "a whole number of milliseconds",
+        "bytes": "a whole number of bytes",
+        "bool": "0 or 1",
+        "level": "0, 1 or 2",
+    }[kind]
     if not raw.isascii() or not raw.isdigit():
         raise IgnityError(f"{name}={shown}: not a valid value, expected {what}")
     # Checked before int(): Python refuses to convert more than 4300 digits.
@@ -108,6 +115,8 @@ def _parse_value(name: str, raw: str, kind: str) -> int | str:
     value = int(digits) if len(digits) <= 10 else 2**63
     if kind == "ms" and value > MAX_MS:
         raise IgnityError(f"{name}={shown}: too large (at most {MAX_MS} ms)")
+    if kind == "bytes" and value > MAX_MS:
+        raise IgnityError(f"{name}={shown}: too large (at most {MAX_MS} bytes)")
     if (kind == "bool" and value > 1) or (kind == "level" and value > 2):
         raise IgnityError(f"{name}={shown}: not a valid value, expected {what}")
     return value

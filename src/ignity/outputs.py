@@ -29,6 +29,13 @@ awk) waits for 4 KiB of input unless run with -W interactive, and then reads
 with fgets, which garbles every line near a NUL byte; s6-log hands it lines
 without NULs (a NUL ends a line, s6-log's rule).
 
+The ring (`ignity logs`): each s6-log also writes its lines, stamped, into
+a small logdir of its own, log/ring/stdout and log/ring/stderr (one archive
+and `current`, about IGNITY_SERVICES_LOG_BYTES a stream; 0: none). It is one
+more action of the same s6-log, no other process: the container's output is
+unchanged. It lives in the run-time copy, root's (or Ignity's uid's), 0700,
+and goes with it.
+
 The stderr readers ignore SIGTERM (awk through an ignored disposition,
 s6-log, which sets its own handler, through -p): stage 3's "SIGTERM to every
 process left" must not cut them off before they have read what the service
@@ -53,6 +60,13 @@ MODE_FILE = "output-mode"
 LINE_LIMIT = 1024 * 1024
 USER_RUN = "run.user"
 STDERR_FIFO = "stderr"
+# Under log/: the ring `ignity logs` reads, one s6-log logdir a stream.
+RING = "ring"
+STREAMS = ("stdout", "stderr")
+# Under log/: the pid of the stderr reader loop, for end_stderr_reader.
+READER_PID = "stderr-reader.pid"
+# s6-log's smallest rotation size.
+MIN_ROTATE = 4096
 
 # Separators of prefixed mode: stdout and stderr lines (stderr also goes to the container's stderr).
 SEPARATOR = {"stdout": "|", "stderr": "!"}
@@ -198,20 +212,24 @@ def modes(found: list[Service], default: str) -> dict[str, str]:
     return result
 
 
-def setup(found: list[Service], default: str) -> None:
+def setup(found: list[Service], default: str, ring_bytes: int = 0, width_of: list[Service] | None = None) -> None:
     """Give every service whose mode is prefixed or json its generated log/ (stage 2, before the scan).
 
     Every output-mode file is read before anything is written: a bad one
-    changes nothing.
+    changes nothing. `ring_bytes`: IGNITY_SERVICES_LOG_BYTES. `width_of`: the
+    services whose names pad the prefixes (default: `found`; a reload passes
+    them all).
     """
     chosen = modes(found, default)
     formatted = [s for s in found if chosen[s.name] in ("prefixed", "json")]
     if not formatted:
         return
     awk = _find_awk()
-    width = max((len(s.name) for s in formatted if chosen[s.name] == "prefixed"), default=0)
+    padded = formatted if width_of is None else width_of
+    widths = modes(padded, default) if width_of is not None else chosen
+    width = max((len(s.name) for s in padded if widths[s.name] == "prefixed"), default=0)
     for service in formatted:
-        generate(service.path, service.name, chosen[service.name], width, awk)
+        generate(service.path, service.name, chosen[service.name], width, awk, ring_bytes)
 
 
 def _find_awk() -> str:
@@ -226,7 +244,7 @@ def _find_awk() -> str:
     return f"{awk} -W interactive" if "mawk" in os.path.basename(os.path.realpath(awk)) else awk
 
 
-def generate(path: str, name: str, mode: str, width: int, awk: str) -> None:
+def generate(path: str, name: str, mode: str, width: int, awk: str, ring_bytes: int = 0) -> None:
     """Turn the service directory `path` into one whose output goes through a generated log/."""
     log_dir = f"{path}/log"
     if os.path.lexists(f"{path}/{USER_RUN}"):
@@ -234,7 +252,9 @@ def generate(path: str, name: str, mode: str, width: int, awk: str) -> None:
     os.mkdir(log_dir, 0o755)
     _write(f"{log_dir}/format.awk", FORMAT_AWK, 0o644)
     os.mkfifo(f"{log_dir}/{STDERR_FIFO}", 0o600)
-    _write(f"{log_dir}/run", logger_script(name, mode, width, awk), 0o755)
+    if ring_bytes:
+        os.mkdir(f"{log_dir}/{RING}", 0o700)
+    _write(f"{log_dir}/run", logger_script(name, mode, width, awk, ring_bytes), 0o755)
     os.rename(f"{path}/run", f"{path}/{USER_RUN}")
     _write(f"{path}/run", WRAPPER, 0o755)
 
@@ -251,16 +271,28 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def _chain(mode: str, awk: str, protect: bool) -> str:
+def ring_directives(ring_bytes: int, stream: str) -> tuple[str, ...]:
+    """s6-log's script for the ring of `stream`: one archive and current, about `ring_bytes` together.
+
+    `T` stamps each line (UTC: the logger runs with TZ=UTC0), so that
+    `ignity logs` can merge the two streams in order.
+    """
+    if not ring_bytes:
+        return ()
+    return ("n1", f"s{max(MIN_ROTATE, ring_bytes // 2)}", "T", f"./{RING}/{stream}")
+
+
+def _chain(mode: str, awk: str, protect: bool, ring: tuple[str, ...] = ()) -> str:
     """s6-log splits lines (and stamps them, for json), the formatter writes them.
 
     s6-log's own output to a pipe batches many lines a write, past PIPE_BUF:
-    it feeds the formatter, never the container's stdout.
+    it feeds the formatter, never the container's stdout. `ring`: the
+    directives of the ring's logdir, after the `1` action.
     """
     s6log = (
         [tools.find("s6-log"), "-l", str(LINE_LIMIT)] + (["-p"] if protect else []) + (["T"] if mode == "json" else [])
     )
-    block = " ".join(_quote(" " + word) for word in [*s6log, "1"])
+    block = " ".join(_quote(" " + word) for word in [*s6log, "1", *ring])
     return f"{tools.find('pipeline')} {block} '' {awk} -f format.awk"
 
 
@@ -270,10 +302,11 @@ def _settings(name: str, mode: str, width: int, stream: str) -> str:
     return f"IGNITY_OUTPUT_PREFIX={_quote(prefix)} IGNITY_OUTPUT_HEAD={_quote(head)}"
 
 
-def logger_script(name: str, mode: str, width: int, awk: str) -> str:
+def logger_script(name: str, mode: str, width: int, awk: str, ring_bytes: int = 0) -> str:
     """log/run: the stderr reader loop in the background, then the stdout formatter in its place."""
-    err_settings, err_chain = _settings(name, mode, width, "stderr"), _chain(mode, awk, True)
-    out_settings, out_chain = _settings(name, mode, width, "stdout"), _chain(mode, awk, False)
+    err_ring, out_ring = ring_directives(ring_bytes, "stderr"), ring_directives(ring_bytes, "stdout")
+    err_settings, err_chain = _settings(name, mode, width, "stderr"), _chain(mode, awk, True, err_ring)
+    out_settings, out_chain = _settings(name, mode, width, "stdout"), _chain(mode, awk, False, out_ring)
     return f"""#!/bin/sh
 # Written by Ignity (README "Service output"): the output of service {name!r}, mode {mode}.
 # stdin is s6's pipe from the service's stdout; its stderr comes through the fifo {STDERR_FIFO}.
@@ -285,8 +318,38 @@ while :; do
   st=$?
   [ "$st" -eq 0 ] || [ "$st" -gt 128 ] || break
 done &
+echo $! > {READER_PID}
 {out_settings} exec {out_chain}
 """
+
+
+def end_stderr_reader(log_dir: str) -> None:
+    """End the stderr reader loop of a logger that is gone for good (`ignity reload`).
+
+    Once its service is down, the loop waits in the fifo's open for a next
+    instance that will never come. The loop's shell (its pid in READER_PID,
+    checked by its working directory) is sent SIGTERM, then the fifo is opened
+    for writing and closed at once: a reader blocked in its open gets end of
+    file and exits, and no loop is left to open it again. A reader still
+    draining keeps reading until its end of file, as at a stop.
+    """
+    import signal
+
+    try:
+        fd = os.open(f"{log_dir}/{READER_PID}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            text = os.read(fd, 32).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        if text.isdigit() and os.readlink(f"/proc/{text}/cwd") == os.path.realpath(log_dir):
+            os.kill(int(text), signal.SIGTERM)
+    except OSError:
+        pass
+    try:
+        fifo = os.open(f"{log_dir}/{STDERR_FIFO}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        os.close(fifo)
+    except OSError:
+        pass  # ENXIO: no reader waits in the open
 
 
 def _write(path: str, text: str, mode: int) -> None:

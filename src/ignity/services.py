@@ -44,6 +44,28 @@ LISTEN_TIMEOUT = 1
 REACHED, FAILED, TIMED_OUT = 0, 1, 99
 
 
+# The author's service directories as the boot (or the last reload) copied them
+# from /etc/ignity/services: what `ignity reload` compares that directory with.
+# Stage 2 fills LAID_OUT_NEW while it copies and renames it to LAID_OUT once every
+# service is started: its presence also says that the boot's start-up is over.
+LAID_OUT = f"{paths.STATE}/services"
+LAID_OUT_NEW = f"{paths.STATE}/services.new"
+
+
+def keep_copy(name: str, strip: int) -> None:
+    """Copy /etc/ignity/services/`name` as the boot saw it (stage 2, next to its run-time copy)."""
+    if not os.path.isdir(LAID_OUT_NEW):
+        os.mkdir(LAID_OUT_NEW, 0o700)
+    runtime.copy(f"{paths.ETC}/services/{name}", f"{LAID_OUT_NEW}/{name}", strip=strip)
+
+
+def booted() -> None:
+    """The start-up is over: `ignity reload` may run from now on."""
+    if not os.path.isdir(LAID_OUT_NEW):
+        os.mkdir(LAID_OUT_NEW, 0o700)
+    os.rename(LAID_OUT_NEW, LAID_OUT)
+
+
 class Service:
     """One service directory under /run/ignity/services."""
 
@@ -140,6 +162,17 @@ def _install_wrappers(service: Service, gracetime_ms: int, settings: config.Conf
         jobs.install(service.path, service.name)
 
 
+def lay_out(service: Service, gracetime_ms: int, listen: bool, hold: bool, settings: config.Config) -> None:
+    """Every wrapper the boot gives a service, in its run-time copy (its output's log/ comes
+    first, from outputs.setup): run and finish wrappers, health loop, grace time, event
+    fifodir (`listen`), held down until started (`hold`). Stage 2 and `ignity reload` both
+    lay out a service with this, before s6-svscan sees it. `settings`: stage 1's (restart defaults)."""
+    _install_wrappers(service, gracetime_ms, settings)
+    prepare(service, gracetime_ms, listen)
+    if hold:
+        _hold(service)
+
+
 def _hold(service: Service) -> None:
     """Keep s6-supervise from starting the service on the scan; start() lifts it."""
     for name in ("down", wrappers.HELD):
@@ -173,10 +206,7 @@ def start(
     held = observed | {s.name for s in all_services if s.deps and not s.down}
     settings = config.load(paths.CONFIG)  # the restart defaults and verbosity stage 1 wrote
     for service in all_services:
-        _install_wrappers(service, gracetime_ms, settings)
-        prepare(service, gracetime_ms, service.name in awaited or service.name in held)
-        if service.name in held:
-            _hold(service)
+        lay_out(service, gracetime_ms, service.name in awaited or service.name in held, service.name in held, settings)
         if service.name not in held and service.name not in awaited:
             os.symlink(service.path, f"{paths.SCANDIR}/{service.name}")
     listened = [s.path for s in all_services if s.name in held or s.name in awaited]
@@ -191,7 +221,23 @@ def start(
         runtime.svscan_command(b"a")
 
 
-def _link_and_scan(listened: list[str]) -> list[str]:
+def start_reloaded(
+    new: list[Service], running: frozenset[str], linked: list[str], gone: tuple[str, ...], maxtime_ms: int
+) -> None:
+    """`ignity reload`'s start: the services of `new` are laid out (with lay_out, held unless
+    they have a `down` file) under their names; `linked` are the paths to link into the scan
+    directory (the added ones: a changed one's link names its path already). One scan (`-an`)
+    picks them up and drops the supervisors of what was unlinked or swapped, whose event
+    fifodirs `gone` are waited for ('x'); then each starts once its dependencies are up,
+    `running` counting as up, as at the boot."""
+    held = {s.name for s in new if not s.down}
+    deadline = time.monotonic() + maxtime_ms / 1000 if maxtime_ms else None
+    scan = _link_and_scan(linked, "-an")
+    _supervised_then(scan, new, _remaining(deadline), gone)
+    _start_in_order(new, held, held, maxtime_ms, deadline, running)
+
+
+def _link_and_scan(listened: list[str], letters: str = "-a") -> list[str]:
     """The command that links the services listened to into the scan directory, then scans.
 
     It runs as the listener's program, after the listener has subscribed to
@@ -200,7 +246,7 @@ def _link_and_scan(listened: list[str]) -> list[str]:
     otherwise pick up a service linked earlier and let its first events
     ('s', 'u', 'U') pass before anyone listens.
     """
-    scan = [tools.find("s6-svscanctl"), "-a", paths.SCANDIR]
+    scan = [tools.find("s6-svscanctl"), letters, paths.SCANDIR]
     if not listened:
         return scan
     link = [tools.find("ln"), "-s", *listened, paths.SCANDIR]
@@ -263,12 +309,15 @@ def _remaining(deadline: float | None) -> int:
     return 0 if deadline is None else max(1, int((deadline - time.monotonic()) * 1000))
 
 
-def _supervised_then(scan: list[str], held: list[Service], maxtime_ms: int) -> None:
+def _supervised_then(scan: list[str], held: list[Service], maxtime_ms: int, gone: tuple[str, ...] = ()) -> None:
     """Trigger the scan and return once every held service has its s6-supervise
-    (its 's' event), so that s6-svlisten1 finds a status file to read."""
+    (its 's' event), so that s6-svlisten1 finds a status file to read; and,
+    for a reload, once the supervisors of the event fifodirs `gone` exited ('x')."""
     argv = [tools.find("s6-ftrig-listen"), "-a", "-t", str(maxtime_ms)]
     for s in held:
         argv += [f" {s.event}", " s"]
+    for event in gone:
+        argv += [f" {event}", " x"]
     argv += ["", *scan]
     status = procs.run(argv, stderr_to_null=True)
     if status == LISTEN_TIMEOUT:
@@ -278,12 +327,19 @@ def _supervised_then(scan: list[str], held: list[Service], maxtime_ms: int) -> N
 
 
 def _start_in_order(
-    all_services: list[Service], held: set[str], observed: set[str], maxtime_ms: int, deadline: float | None
+    all_services: list[Service],
+    held: set[str],
+    observed: set[str],
+    maxtime_ms: int,
+    deadline: float | None,
+    running: frozenset[str] = frozenset(),
 ) -> None:
-    """Start each held service once its dependencies are up; wait for the observed ones."""
+    """Start each held service once its dependencies are up; wait for the observed ones.
+
+    `running`: services already up (a reload's unchanged ones), which count as ready."""
     by_name = {s.name: s for s in all_services}
     svlisten1, svc = tools.find("s6-svlisten1"), tools.find("s6-svc")
-    ready: set[str] = set()
+    ready: set[str] = set(running)
     started: set[str] = set()
     pending: dict[int, str] = {}
 

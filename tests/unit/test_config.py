@@ -34,6 +34,7 @@ SPEC_DEFAULTS = {
     "IGNITY_SERVICES_OUTPUT": "raw",
     "IGNITY_SERVICES_RESTART_DELAY": "1000",
     "IGNITY_SERVICES_RESTART_LIMIT": "0",
+    "IGNITY_SERVICES_LOG_BYTES": 65536,
 }
 MS_VARS = [
     "IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME",
@@ -258,6 +259,7 @@ def test_dump_format() -> None:
         "IGNITY_SERVICES_OUTPUT=raw\n"
         "IGNITY_SERVICES_RESTART_DELAY=1000\n"
         "IGNITY_SERVICES_RESTART_LIMIT=0\n"
+        "IGNITY_SERVICES_LOG_BYTES=65536\n"
     )
 
 
@@ -499,3 +501,10 @@ def test_dump_of_a_two_number_value_reads_back_and_sources_in_sh(tmp_path: Path)
         check=True,
     )
     assert out.stdout == "1000 30000\n" and out.stderr == ""
+
+
+def test_log_bytes_is_a_size() -> None:
+    assert config.from_env({"IGNITY_SERVICES_LOG_BYTES": "0"}).services_log_bytes == 0
+    assert config.from_env({"IGNITY_SERVICES_LOG_BYTES": "1048576"}).services_log_bytes == 1048576
+    assert "expected a whole number of bytes" in error_for("IGNITY_SERVICES_LOG_BYTES", "64k")
+    assert "too large" in error_for("IGNITY_SERVICES_LOG_BYTES", str(2**31))

@@ -215,3 +215,31 @@ def test_a_long_line_is_cut_between_utf8_sequences(tmp_path: Path, awk: list[str
     assert len(out) > 3
     for piece in out:
         piece[len(b"web | ") :].decode("utf-8")  # each piece is valid on its own
+
+
+def test_ring_is_one_more_action_of_each_s6_log(tmp_path: Path) -> None:
+    found = [_service(tmp_path, "web"), _service(tmp_path, "db", output_mode="json")]
+    outputs.setup(found, "prefixed", 65536)
+    for name in ("web", "db"):
+        ring = tmp_path / name / "log" / "ring"
+        assert ring.is_dir() and stat.S_IMODE(ring.stat().st_mode) == 0o700
+        text = (tmp_path / name / "log" / "run").read_text()
+        for stream in ("stdout", "stderr"):
+            assert f"' 1' ' n1' ' s32768' ' T' ' ./ring/{stream}'" in text, text
+    # The container's output is still the `1` action's, first, unchanged.
+    assert "' T' ' 1' ' n1'" in (tmp_path / "db" / "log" / "run").read_text()
+
+
+def test_no_ring_with_zero_bytes_and_a_floor_of_4096(tmp_path: Path) -> None:
+    outputs.setup([_service(tmp_path, "a")], "prefixed", 0)
+    assert not (tmp_path / "a" / "log" / "ring").exists()
+    assert "ring" not in (tmp_path / "a" / "log" / "run").read_text()
+    assert outputs.ring_directives(100, "stdout") == ("n1", "s4096", "T", "./ring/stdout")
+
+
+def test_width_of_all_services_for_a_reload(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    everyone = [_service(other, "database"), _service(other, "web")]
+    outputs.setup([_service(tmp_path, "web")], "prefixed", 0, width_of=everyone)
+    assert "IGNITY_OUTPUT_PREFIX='web      | '" in (tmp_path / "web" / "log" / "run").read_text()

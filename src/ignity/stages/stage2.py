@@ -41,7 +41,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         if failed is not None:
             stop(f"init {failed}")
         found = services.discover()
-        outputs.setup(found, config.services_output)
+        outputs.setup(found, config.services_output, config.services_log_bytes)
         runtime.seal_supervision()
         runtime.wait_for_svscan()
         if status.stopping():
@@ -50,6 +50,7 @@ def main(cmd: list[str], merged: dict[bytes, bytes], config: Config, owner: tupl
         started = time.monotonic()
         phase.starting(f"starting {len(found)} service(s)")
         services.start(found, config.services_gracetime, wait, config.cmd_wait_for_services_maxtime)
+        services.booted()
         log.debug(PHASE, f"{len(found)} service(s) started in {_ms(started)} ms")
         _boot_complete()
         if cmd:
@@ -104,6 +105,8 @@ def _copy_dirs() -> None:
             if entry.startswith("."):
                 continue
             runtime.copy(f"{source}/{entry}", f"{target}/{entry}", strip=strip)
+            if name == "services":
+                services.keep_copy(entry, strip)
 
 
 def _boot_complete() -> None:
