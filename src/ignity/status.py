@@ -58,14 +58,12 @@ def reason(path: str = paths.STOPPING) -> tuple[str, int, frozenset[str]]:
 
     `told`: what the signal handler already told to stop (see the module doc).
     """
+    from ignity.svfile import read_owned
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        words = read_owned(path).decode("ascii", "replace").split()
     except OSError:
         return "", 0, frozenset()
-    try:
-        words = os.read(fd, 64).decode("ascii", "replace").split()
-    finally:
-        os.close(fd)
     if not words:
         return "", 0, frozenset()
     number = int(words[1]) if len(words) > 1 and words[1].isdigit() and len(words[1]) < 5 else 0
