@@ -21,7 +21,7 @@ import os
 import stat
 import sys
 
-from ignity import deps, paths, tools
+from ignity import deps, paths, status, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -196,11 +196,17 @@ running() {{  # the CMD's process group, while the CMD runs
   for f in {state}/cmd-status.*; do [ -e "$f" ] && return 1; done
   read -r pgid < {state}/cmd
 }}
-forward() {{
-  running && kill -s "$1" -- "-$pgid" 2>/dev/null
+forward() {{  # only once the CMD's own process runs, signals unblocked (before, its waiter alone would get it)
+  if [ -e {status.CMD_STARTED} ] && running && kill -s "$1" -- "-$pgid" 2>/dev/null; then
+    [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: forwarded to the CMD" >&2
+    return 0
+  fi
+  [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: no CMD running: not forwarded" >&2
+  return 1
 }}
 case $sig in
   TERM|INT|QUIT)
+    # Left to the CMD only when it will get it; otherwise (not started yet, or gone) a stop as without the setting.
     [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
     case $sig in TERM) num=15 ;; INT) num=2 ;; *) num=3 ;; esac
     set -- {paths.SERVICES}/*/dependencies.d/*

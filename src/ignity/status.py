@@ -28,6 +28,10 @@ from ignity import paths
 from ignity import signals as signal
 
 CMD_PREFIX = f"{paths.STATE}/cmd-status."
+# Made by the CMD's own process (stage2.waiter_argv) once it runs with every signal
+# unblocked: from then on a signal to the CMD's group reaches it; before, only its
+# waiter, which blocks them. The signal handler forwards nothing before it exists.
+CMD_STARTED = f"{paths.STATE}/cmd-started"
 
 
 def latch(reason: str, path: str = paths.STOPPING) -> bool:

@@ -20,6 +20,7 @@ may have fallen into an exec gap is counted, and the container stopped again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -129,3 +130,111 @@ def test_a_stop_at_any_instant_of_stage3s_start(boot, timing_tree: Tree, sig: in
             pass  # already gone: fine, as long as it ended right
         _check_end(c, c.wait(timeout=15), {7})
         c.cleanup()
+
+
+# --- issue 20: IGNITY_CMD_RECEIVE_SIGNALS=1, a signal at every instant of the CMD's start ----------
+
+# The CMD: every signal it is sent blocked from env's first instruction, then caught; it prints what
+# it got. A stop (SIGTERM) ends it with 3 once every handler of that round has run, so a signal
+# that arrived before it (WINCH is handled after TERM) is still printed.
+CATCHER = """import os, signal, sys
+names = {s: signal.Signals(s).name for s in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)}
+stop = []
+def got(sig, frame):
+    os.write(1, ("got-" + names[sig] + "\\n").encode())
+def term(sig, frame):
+    os.write(1, b"got-SIGTERM\\n")
+    stop.append(sig)
+for s in names:
+    signal.signal(s, got)
+signal.signal(signal.SIGTERM, term)
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
+os.write(1, b"catcher-ready\\n")
+while not stop:
+    signal.pause()
+sys.exit(3)
+"""
+RECEIVING = {"IGNITY_CMD_RECEIVE_SIGNALS": "1", "IGNITY_VERBOSITY": "2"}
+CMD_START_OFFSETS_MS = [x * 0.4 for x in range(0, 26)]  # 0 to 10 ms after the CMD's announcement
+# Words the catcher ignores: every exec between the CMD's announcement and its start copies them,
+# which widens that window (a millisecond or so) to several, so that the sweep lands in it.
+BALLAST = ["x" * 100_000] * 10
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+def _announced(c: Container, timeout: float = 20) -> int:
+    """PID 1's host pid, once the CMD is announced (state/cmd exists; polled: the measurement)."""
+    pid = _pid1_running_init(c)
+    mark = Path(f"/proc/{pid}/root/run/ignity/state/cmd")
+    deadline = time.monotonic() + timeout
+    while not mark.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the CMD was never announced; output:\n{c.output}")
+    return pid
+
+
+def _verdict(c: Container, name: str) -> str:
+    """What the signal handler did with it: "forwarded" or "not forwarded" (it says so at verbosity 2)."""
+    c.wait_for_count(f"[ignity/signal] {name}: ", 1, timeout=15)
+    line = next(x for x in c.lines if x.startswith(f"[ignity/signal] {name}: "))
+    return "not forwarded" if line.endswith("not forwarded") else "forwarded"
+
+
+@pytest.mark.parametrize("sig", FORWARDED, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_at_any_instant_of_the_cmds_start_with_receive_signals(boot, tree: Tree, tmp_path: Path, sig: int):
+    """Issue 20: with IGNITY_CMD_RECEIVE_SIGNALS=1 a SIGTERM sent between the CMD's announcement and
+    its process's start went to the waiter alone (which blocks it) and was lost: no stop, SIGKILL
+    at the engine's timeout. Now the handler forwards only to a CMD process that exists; before
+    that a stop is the container's own (the CMD never runs, or gets SIGTERM), and HUP/USR1/USR2/
+    WINCH are not forwarded (and it says so). Forwarded, each reaches the CMD's process: its handler
+    prints it, or it died of it before it had one (WINCH, ignored by default, then leaves no trace)."""
+    tree.init("10-init", ": >/tmp/init-ran")
+    tree.service("svc", "exec sleep 1000")
+    tree.finalize("10-fin", "echo finalize-ran")
+    catcher = tmp_path / "catcher.py"
+    catcher.write_text(CATCHER)
+    name = signal.Signals(sig).name
+    outcomes: dict[str, list[float]] = {}
+    for offset in CMD_START_OFFSETS_MS:
+        c = boot("env", f"--block-signal={','.join(signal.Signals(s).name[3:] for s in FORWARDED)}",
+                 "python3", "/out/catcher.py", *BALLAST, env=RECEIVING, files={"catcher.py": catcher})  # fmt: skip
+        pid = _announced(c)
+        seen = time.monotonic()
+        while time.monotonic() - seen < offset / 1000:
+            pass
+        os.kill(pid, sig)
+        verdict = _verdict(c, name)
+        if sig != signal.SIGTERM:
+            try:
+                c.wait_for("catcher-ready", timeout=15)
+            except AssertionError:
+                pass  # the output ended: the CMD died of it (asserted below)
+            code = c.exited(0)
+            if code is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)  # forwarded to the CMD, which has its handler by now
+                code = c.exited(15)
+        else:
+            code = c.exited(15)
+        assert code is not None, f"{name} at {offset} ms ({verdict}): the container never stopped\n{c.output}"
+        _check_end(c, code, {0, 3, 128 + signal.SIGTERM, 128 + sig})
+        got = f"got-{name}" in c.lines
+        if sig == signal.SIGTERM:
+            # Forwarded: the CMD (or its process before the CMD) got it; not: the container's own stop.
+            outcome = f"{verdict}: " + ("cmd stopped" if code in (3, 143) else "never ran")
+            assert verdict == "not forwarded" or code in (3, 143), f"{offset} ms\n{c.output}"
+            assert (code == 3) == got, c.output
+        elif verdict == "not forwarded":
+            outcome = "not forwarded"
+            assert not got and code in (0, 3, 143), f"{offset} ms\n{c.output}"
+        elif got:
+            outcome = "handled"
+            assert code == 3, c.output
+        elif code == 128 + sig:
+            outcome = "killed before its handler"
+        else:
+            assert sig == signal.SIGWINCH, f"{name} forwarded at {offset} ms and lost\n{c.output}"
+            outcome = "ignored before its handler"
+        outcomes.setdefault(outcome, []).append(offset)
+        c.cleanup()
+    print(f"{name}: {outcomes}")
