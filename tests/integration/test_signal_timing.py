@@ -42,6 +42,9 @@ from tests.tree import Tree
 # Stage 0 lasts a millisecond or two (more under load): every 0.25 ms through it, then every 3 ms.
 OFFSETS_MS = [x / 4 for x in range(0, 20)] + list(range(5, 151, 3))
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A stop honoured takes well under a second on an idle machine, several under load (three Python
+# starts): the bound only tells a lost stop from a slow one, so it is generous.
+HANG_GUARD = 60
 
 
 def _pid1_running_init(c: Container, timeout: float = 10) -> int:
@@ -122,7 +125,7 @@ def test_a_stop_at_any_instant_of_the_boot(boot, timing_tree: Tree, sig: int):
         while time.monotonic() - seen < offset / 1000:
             pass
         certain = _send(pid, sig)
-        code = c.exited(15 if certain else 2)
+        code = c.exited(HANG_GUARD if certain else 2)
         if code is None:
             (lost if certain else gaps).append(offset)
             if certain:
@@ -130,7 +133,7 @@ def test_a_stop_at_any_instant_of_the_boot(boot, timing_tree: Tree, sig: int):
                 continue
             while not _send(pid, signal.SIGTERM):  # an exec gap: stop it once it handles signals
                 pass
-            code = c.wait(timeout=15)
+            code = c.wait(timeout=HANG_GUARD)
         # The stop came before the CMD (0), or the CMD got it (143); never 137 (killed late).
         _check_end(c, code, {0, 128 + signal.SIGTERM} if "cmd-started" not in c.lines else {128 + signal.SIGTERM})
         c.cleanup()
@@ -151,7 +154,7 @@ def test_a_stop_at_any_instant_of_stage3s_start(boot, timing_tree: Tree, sig: in
             os.kill(pid, sig)
         except ProcessLookupError:
             pass  # already gone: fine, as long as it ended right
-        _check_end(c, c.wait(timeout=15), {7})
+        _check_end(c, c.wait(timeout=HANG_GUARD), {7})
         c.cleanup()
 
 
@@ -198,7 +201,7 @@ def _announced(c: Container, timeout: float = 20) -> int:
 
 def _verdict(c: Container, name: str) -> str:
     """What the signal handler did with it: "forwarded" or "not forwarded" (it says so at verbosity 2)."""
-    c.wait_for_count(f"[ignity/signal] {name}: ", 1, timeout=15)
+    c.wait_for_count(f"[ignity/signal] {name}: ", 1, timeout=HANG_GUARD)
     line = next(x for x in c.lines if x.startswith(f"[ignity/signal] {name}: "))
     return "not forwarded" if line.endswith("not forwarded") else "forwarded"
 
@@ -229,16 +232,16 @@ def test_a_signal_at_any_instant_of_the_cmds_start_with_receive_signals(boot, tr
         verdict = _verdict(c, name)
         if sig != signal.SIGTERM:
             try:
-                c.wait_for("catcher-ready", timeout=15)
+                c.wait_for("catcher-ready", timeout=HANG_GUARD)
             except AssertionError:
                 pass  # the output ended: the CMD died of it (asserted below)
             code = c.exited(0)
             if code is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)  # forwarded to the CMD, which has its handler by now
-                code = c.exited(15)
+                code = c.exited(HANG_GUARD)
         else:
-            code = c.exited(15)
+            code = c.exited(HANG_GUARD)
         assert code is not None, f"{name} at {offset} ms ({verdict}): the container never stopped\n{c.output}"
         _check_end(c, code, {0, 3, 128 + signal.SIGTERM, 128 + sig})
         got = f"got-{name}" in c.lines
