@@ -72,8 +72,14 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def _settings() -> config.Config:
     """Stage 1's settings; the container's own IGNITY_* when the stop came before it wrote them."""
-    if os.path.exists(paths.CONFIG):
-        return config.load(paths.CONFIG)
+    try:
+        text = svfile.read_owned(paths.CONFIG, 1 << 16).decode("utf-8", "replace")
+        return config.from_env(dict(line.partition("=")[::2] for line in text.splitlines()))
+    except FileNotFoundError:
+        pass
+    except (OSError, IgnityError) as e:
+        log.error(PHASE, f"{paths.CONFIG}: cannot read ({getattr(e, 'strerror', None) or e}): default settings")
+        return config.Config()
     from ignity import envfile  # only on this path: a stop before stage 1 wrote them
 
     try:
