@@ -32,6 +32,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,19 @@ def _check_end(c: Container, code: int, expected: set[int]) -> None:
     assert code in expected, c.output
     assert c.lines.count("finalize-ran") == 1, c.output
     assert "Traceback" not in c.output and "Fatal Python error" not in c.output, c.output
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_not_ignored() -> Iterator[None]:
+    """The containers inherit this process's ignored signals: a run of the suite as a background job
+    of a script (`pytest &`) has SIGINT and SIGQUIT ignored, and a shell cannot trap a signal ignored
+    at its start, so stage 0 would not see them (a loss the test would rightly report)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGQUIT)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
 
 
 @pytest.fixture
