@@ -148,6 +148,11 @@ def test_a_stop_at_any_instant_of_the_boot(boot, timing_tree: Tree, sig: int):
             while not _send(pid, signal.SIGTERM):  # an exec gap: stop it once it handles signals
                 pass
             code = c.wait(timeout=HANG_GUARD)
+        if sig == signal.SIGINT and code == 128 + signal.SIGINT and not c.lines:
+            # dash's own SIGINT handling, from its start to the trap on /init's first line: it
+            # ends with 130 before anything ran (README, "Signals to PID 1").
+            c.cleanup()
+            continue
         # The stop came before the CMD (0), or the CMD got it (143); never 137 (killed late).
         _check_end(c, code, {0, 128 + signal.SIGTERM} if "cmd-started" not in c.lines else {128 + signal.SIGTERM})
         c.cleanup()
