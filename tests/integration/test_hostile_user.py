@@ -364,7 +364,7 @@ def test_another_uid_in_a_non_root_container_cannot_hijack_run_ignity(boot, tree
             raise RuntimeError(f"restarting svc as {uid} failed:\n{c.output}")
         c.wait_for_count(f"svc-up-as-{uid}", 2)
         c.kill(signal.SIGTERM)
-        code = c.exited(15)
+        code = c.exited(60)
     finally:
         c.cleanup(keep_out=True)
     pwned = sorted(p.name for p in c.out.iterdir() if p.name.startswith("pwned-"))
