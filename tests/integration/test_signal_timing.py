@@ -200,7 +200,7 @@ while not stop:
 sys.exit(3)
 """
 RECEIVING = {"IGNITY_CMD_RECEIVE_SIGNALS": "1", "IGNITY_VERBOSITY": "2"}
-CMD_START_OFFSETS_MS = [x * 0.4 for x in range(0, 26)]  # 0 to 10 ms after the CMD's announcement
+CMD_START_OFFSETS_MS = [round(x * 0.4, 1) for x in range(0, 26)]  # 0 to 10 ms after the CMD's announcement
 # Words the catcher ignores: every exec between the CMD's announcement and its start copies them,
 # which widens that window (a millisecond or so) to several, so that the sweep lands in it.
 BALLAST = ["x" * 100_000] * 10
