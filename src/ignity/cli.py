@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ignity import __version__, log, paths, status, tools
+from ignity import __version__, log, paths, status
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -51,18 +51,25 @@ def halt(code: int) -> int:
 
 
 def _caller_wanted_down() -> bool:
-    """Whether we run in a supervised service directory whose service is wanted down."""
-    if not os.path.exists("supervise/status"):
+    """Whether we run in a supervised service directory whose service is wanted down.
+
+    Only a run-time copy under /run/ignity/services counts (a finish runs
+    there): another uid's directory could hold a fifo or a forged status.
+    The status is read as stage 3 reads it (svfile: ours, regular, bounded).
+    """
+    try:
+        cwd = os.getcwd()
+    except OSError:
         return False
-    import subprocess
+    rest = cwd[len(paths.SERVICES) + 1 :].split("/") if cwd.startswith(paths.SERVICES + "/") else []
+    if not (len(rest) == 1 or (len(rest) == 2 and rest[1] == "log")) or not all(rest):
+        return False
+    from ignity import svfile
 
     try:
-        out = subprocess.run(
-            [tools.find("s6-svstat"), "-o", "wantedup", "."], capture_output=True, text=True, check=False
-        ).stdout.strip()
+        return not svfile.wanted_up(cwd)
     except (OSError, IgnityError):
         return False
-    return out == "false"
 
 
 def _code(text: str) -> int:
