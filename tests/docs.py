@@ -6,6 +6,7 @@ blocks() its fenced code blocks in one language, section() the text under one he
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,7 +19,19 @@ def path(name: str) -> Path:
 
 
 def page(name: str) -> str:
-    return path(name).read_text()
+    """The page as the site shows it: its `--8<-- "FILE"` lines replaced by FILE (pymdownx.snippets),
+    so a test of a block reads what the page shows; README.md as it is."""
+    text = path(name).read_text()
+    return text if name == "README" else re.sub(r'^--8<-- "([^"]+)"$', _snippet, text, flags=re.MULTILINE)
+
+
+def _snippet(match: re.Match[str]) -> str:
+    file, _, part = match.group(1).partition(":")
+    text = (REPO / file).read_text()
+    if part:  # between the lines that mark --8<-- [start:PART] and [end:PART]
+        text = text.split(f"--8<-- [start:{part}]", 1)[1].split("\n", 1)[1]
+        text = text.split(f"--8<-- [end:{part}]", 1)[0].rsplit("\n", 1)[0] + "\n"
+    return text.removesuffix("\n")
 
 
 def names() -> list[str]:
@@ -53,6 +66,21 @@ def blocks(text: str, language: str) -> list[str]:
                 found.append("".join(lines))
             fence = None
     return found
+
+
+def tree(block: str) -> tuple[str, dict[str, str]]:
+    """A directory drawn as `tree` draws it, each file with its content on the right:
+    (the directory, {file: content}); a line under a file that starts with │ continues it."""
+    lines = block.splitlines()
+    files: dict[str, str] = {}
+    name = ""
+    for line in lines[1:]:
+        if "── " in line:
+            name, _, content = line.split("── ", 1)[1].partition(" ")
+            files[name] = content.strip() + "\n"
+        elif line.startswith("│"):
+            files[name] += line[1:].strip() + "\n"
+    return lines[0], files
 
 
 # --- docs/reference.md's commands: what `ignity COMMAND --help` prints ---------------------------
@@ -103,3 +131,13 @@ if __name__ == "__main__":
     import sys
 
     sys.exit(main(sys.argv))
+
+
+def every_block() -> list[tuple[str, str, str]]:
+    """(page, language, block) for every fenced block of README.md and docs/*.md, as the site shows them."""
+    found = []
+    for name in names():
+        text = page(name)
+        for language in sorted(set(re.findall(r"^ *```(\S*) *$", text, re.MULTILINE))):
+            found.extend((name, language, block) for block in blocks(text, language))
+    return found

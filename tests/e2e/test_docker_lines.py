@@ -58,6 +58,12 @@ def docs_lines() -> list[Line]:
 
 
 LINES = docs_lines()
+# docs/users.md's non-root image: its ENV and RUN preboot lines (the rest is what every test image has).
+PREBOOT_STEPS = [
+    line.split(" #", 1)[0].rstrip()
+    for line in docs.blocks(docs.page("users"), "Dockerfile")[0].splitlines()
+    if line.startswith(("ENV USER=", "RUN preboot"))
+]
 # scripts/test --fast (IGNITY_E2E_FAST=1): Podman's lines only, no dockerd to start.
 RUN_LINES = [x for x in LINES if x.engine == "podman"] if os.environ.get("IGNITY_E2E_FAST") == "1" else LINES
 
@@ -90,7 +96,7 @@ def prepared(
             tree.init("10-init", 'echo "init as $(id -u) FROM_FILE=$FROM_FILE"', shebang=WITH_ENV)
             tree.service("svc", "trap 'echo svc stopping; exit 0' TERM\necho \"svc up as $(id -u)\"; sleep 1000 & wait")
             tree.finalize("10-fin", 'echo "finalize as $(id -u)"')
-            steps = ["ENV USER=app USERMAP_UID=1000 USERMAP_GID=1000", "RUN preboot"]
+            steps = PREBOOT_STEPS
             built[name] = (engine, images.build(tree.root, steps))
         return built[name]
 
@@ -113,7 +119,7 @@ def _pid1(line: Line) -> str:
 
 
 @pytest.mark.parametrize("line", RUN_LINES, ids=[x.id for x in RUN_LINES])
-def test_readme_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
+def test_docs_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
     engine, image = prepared(line.engine)
     c = engine.start(image, CMD, line.options)
     try:
@@ -128,7 +134,7 @@ def test_readme_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[st
 
 
 @pytest.mark.parametrize("line", RUN_LINES, ids=[x.id for x in RUN_LINES])
-def test_readme_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
+def test_docs_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
     """`ENGINE stop` on the line's container: the services stop, finalize runs, status 0."""
     engine, image = prepared(line.engine)
     c = engine.start(image, (), line.options)
@@ -142,8 +148,8 @@ def test_readme_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[E
 
 
 @pytest.mark.docker_only
-def test_docker_tmpfs_without_exec_is_why_the_readme_says_exec(prepared: Callable[[str], tuple[Engine, str]]):
-    """What the README's Docker line guards against (issue #15): Docker mounts --tmpfs noexec, and
+def test_docker_tmpfs_without_exec_is_why_the_docs_say_exec(prepared: Callable[[str], tuple[Engine, str]]):
+    """What the docs' Docker line guards against (issue #15): Docker mounts --tmpfs noexec, and
     what Ignity runs from /run/ignity (the copies of init scripts and services) could not start:
     the boot says so in one line with the options to use, and nothing starts (issue #11)."""
     engine, image = prepared("docker")

@@ -299,10 +299,9 @@ def test_the_docs_examples_are_valid(tmp_path: Path) -> None:
     assert "30 2 * * *" in schedules and "@every 1h30m" in schedules and len(schedules) >= 12, schedules
     for text in schedules:
         cron.parse(text, check_zone=False)
+    directory, files = docs.tree(docs.blocks(section, "")[0])  # the page's example job
+    assert directory == "/etc/ignity/services/backup/" and files["schedule"] == "30 2 * * *\n", files
     image = clean(tmp_path / "root")
-    image.script("services/backup/run", "exec s6-setuidgid app /usr/local/bin/backup --to /data/backups",
-                 shebang="#!/usr/bin/with-env sh")  # fmt: skip
-    image.file("services/backup/schedule", "30 2 * * *\n")
-    image.file("services/backup/timeout", "3600000\n")
-    image.file("services/backup/concurrency", "forbid\n")
+    for name, content in files.items():
+        image.file(f"services/backup/{name}", content, mode=0o755 if name == "run" else 0o644)
     assert image.problems() == []

@@ -422,7 +422,7 @@ def _block(page: str, language: str, index: int = 0) -> str:
     return docs.blocks(docs.page(page), language)[index]
 
 
-def test_readme_supervisord_example(conf: Conf) -> None:
+def test_docs_supervisord_example(conf: Conf) -> None:
     program = _block("from-supervisord", "ini")
     _report, files = conf.convert("[include]\nfiles = conf.d/*.conf\n", **{"conf.d/worker.conf": program})
     assert files["worker_1/run"] == _block("from-supervisord", "sh")
@@ -440,7 +440,7 @@ def test_readme_supervisord_example(conf: Conf) -> None:
         assert f"`{name}` (`{content}`)" in docs.page("from-supervisord")
 
 
-def test_readme_s6_overlay_report(tmp_path: Path) -> None:
+def test_docs_s6_overlay_report(tmp_path: Path) -> None:
     from tests.unit.test_migrate_s6overlay import linuxserver
 
     tree = Tree(tmp_path / "root")
