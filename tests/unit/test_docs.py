@@ -290,7 +290,10 @@ CHECKED = {
     ("README", "#!/usr/bin/with-env sh"): D + "test_the_readmes_examples_are_the_files_the_suite_and_the_demo_run",
     ("README", "scripts/demo    # boots examples/demo as"): D + "test_the_readme_is_a_front_page",
     ("getting-started", "scripts/demo    # boots examples/demo as"): D + "test_the_readme_is_a_front_page",
-    ("getting-started", "init/10-prepare: GREETING is 'Hello from"): "output: scripts/demo (not checked by a test)",
+    (
+        "getting-started",
+        "init/10-prepare: GREETING is 'Hello from",
+    ): "output: tests/integration/test_demo.py::test_the_demo_prints_what_getting_started_shows",
     (
         "getting-started",
         "# Ignity on the smallest Python Debian h",
@@ -384,7 +387,5 @@ def test_every_code_block_of_the_docs_is_checked_by_a_test():
         found.add(key)
     assert found == set(CHECKED), set(CHECKED) - found  # no entry for a block that is gone
     for what in set(CHECKED.values()):
-        if what.startswith("output: scripts/demo"):
-            continue
         path, function = what.removeprefix("output: ").split("::")
         assert f"\ndef {function}(" in (docs.REPO / path).read_text(), what
