@@ -389,3 +389,26 @@ def test_every_code_block_of_the_docs_is_checked_by_a_test():
     for what in set(CHECKED.values()):
         path, function = what.removeprefix("output: ").split("::")
         assert f"\ndef {function}(" in (docs.REPO / path).read_text(), what
+
+
+def test_the_reference_names_every_file_a_service_directory_may_hold():
+    from ignity import restarts
+    from ignity.check import jobs, services
+
+    table = docs.section(docs.page("reference"), "## Files in a service directory")
+    named = set(re.findall(r"`([\w./-]+?)/?(?:OTHER)?`", "".join(x.split(" | ")[0] for x in table.splitlines())))
+    known = {*services.CONTROL_FILES, *services.HEALTH_FILES, *jobs.JOB_FILES, *restarts.FILES}
+    known |= {"run", "finish", "down", "log", "dependencies.d", "essential", "health", "keep-children"}
+    known |= {"down-signal", "output-mode"}
+    assert known <= named, known - named
+
+
+def test_the_reference_gives_every_setting_with_its_default():
+    from ignity import config
+
+    table = docs.section(docs.page("reference"), "## Settings")
+    cells = [row.split(" | ") for row in table.splitlines() if row.startswith("| `")]
+    rows = {cell[0].strip("| `"): cell[1] for cell in cells}
+    for name, (default, _kind) in config.KNOWN.items():
+        assert name in rows, name
+        assert rows[name] == str(default), (name, rows[name], default)
