@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,24 @@ def test_the_unblockers_names_are_the_waiters_signals():
     names = stage2.WAITER_BLOCKED_NAMES.split(",")
     assert {signal.Signals[f"SIG{n}"] for n in names} == stage2.WAITER_BLOCKED
     assert len(names) == len(stage2.WAITER_BLOCKED)
+
+
+def test_without_gnu_env_the_chain_runs_the_cmd_unblocked_through_python(state: Path, monkeypatch: pytest.MonkeyPatch):
+    """busybox's env has no --default-signal: the CMD's process unblocks through Python. The CMD
+    is not a shell (dash clears its own mask), and its status is recorded as ever."""
+    import signal
+
+    monkeypatch.setattr(stage2, "ENV", str(state / "no-env"))
+    argv = stage2.waiter_argv(["grep", "-E", "^SigBlk", "/proc/self/status"])
+    assert argv[1].strip() == sys.executable, argv
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, stage2.WAITER_BLOCKED),
+    )
+    assert done.stdout.split()[0] == "SigBlk:", done
+    assert int(done.stdout.split()[1], 16) == 0, done
+    assert "cmd-started" in os.listdir(state)
+    assert _statuses(state) == ["cmd-status.0"]

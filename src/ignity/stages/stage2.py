@@ -196,7 +196,7 @@ UNBLOCK_CODE = (
 )
 
 
-def _unblock_argv(env: str = ENV) -> list[str]:
+def _unblock_argv(env: str | None = None) -> list[str]:
     """The words that start the CMD's own process with WAITER_BLOCKED unblocked, then exec the rest.
 
     GNU env (coreutils 8.31+, every Debian base) `--default-signal=SIGS`
@@ -204,6 +204,7 @@ def _unblock_argv(env: str = ENV) -> list[str]:
     2 put those it had caught): one exec, about a millisecond. Without it
     (busybox), a Python start: tens of milliseconds, at the CMD's start only.
     """
+    env = env or ENV
     try:
         with open(env, "rb") as f:
             gnu = b"--default-signal" in f.read(4 << 20)
