@@ -59,11 +59,17 @@ def test_the_cmd_starts_with_no_signal_blocked_or_ignored(suite_image: Image, tr
         c.cleanup()
 
 
-def test_a_stop_ends_the_cmd_and_the_services_at_once(suite_image: Image, tree: Tree):
+@pytest.mark.parametrize("layout", ["plain", "ordered", "prefixed"])
+def test_a_stop_ends_the_cmd_and_the_services_at_once(suite_image: Image, tree: Tree, layout: str):
+    """plain: s6-svscan tells every supervisor (`-tb`); ordered (a dependency): stage 3 finds the
+    supervisors (argv, uids, /proc/PID/exe) and stops them itself; prefixed: each has a logger."""
     _two_services(tree)
+    if layout == "ordered":
+        tree.service("two", 'echo "two up"; exec sleep 1000', **{"dependencies.d/one": ""})
+    env = {"IGNITY_SERVICES_OUTPUT": "prefixed"} if layout == "prefixed" else {}
     # A CMD that is not a shell, prints a line, then runs until a signal ends it.
     version = (suite_image.root / "etc/debian_version").read_text().strip()
-    c = Container(suite_image, tree.root, ["tail", "-f", "/etc/debian_version"])
+    c = Container(suite_image, tree.root, ["tail", "-f", "/etc/debian_version"], env=env)
     try:
         for line in ("one up", "two up", version):
             c.wait_for(line, timeout=60)
