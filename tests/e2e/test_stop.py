@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.images import Images
+from tests.e2e.images import Images, rootfs
 from tests.e2e.podman import Attached, host_mounts_with, host_processes_with
 from tests.tree import Tree
 
@@ -31,6 +31,7 @@ def _services_that_take_half_a_second_to_stop(tree: Tree) -> None:
     tree.finalize("10-bye", "echo finalize ran")
 
 
+@pytest.mark.bases("debian11", "debian12", "debian13")
 def test_stop_takes_the_services_stop_time_not_the_grace_times(
     images: Images, run: Callable[..., Attached], tree: Tree
 ):
@@ -46,6 +47,7 @@ def test_stop_takes_the_services_stop_time_not_the_grace_times(
     assert 0.5 <= took < STOP_BOUND_S < DEFAULT_GRACE_S, f"{c.engine.name} stop took {took:.2f} s"
 
 
+@pytest.mark.bases("debian11", "debian12", "debian13")
 def test_stop_with_a_cmd_exits_with_the_cmds_status(images: Images, run: Callable[..., Attached], tree: Tree):
     _services_that_take_half_a_second_to_stop(tree)
     # The CMD gets SIGTERM in stage 3 and dies of it: 128 + 15.
@@ -56,6 +58,24 @@ def test_stop_with_a_cmd_exits_with_the_cmds_status(images: Images, run: Callabl
     assert c.wait() == 143, c.output
     assert "finalize ran" in c.lines
     assert took < STOP_BOUND_S, f"{c.engine.name} stop took {took:.2f} s"
+
+
+@pytest.mark.bases("debian11", "debian12", "debian13")
+def test_stop_with_a_cmd_that_is_not_a_shell(images: Images, run: Callable[..., Attached], tree: Tree):
+    """The CMD keeps the signal mask it starts with (dash clears its own, so `sh -c` hid this):
+    on Debian 13 (execline 2.9.6) it inherited the waiter's blocked SIGTERM, and every stop
+    took both grace times (8 s) and ended in SIGKILL (137)."""
+    for name in ("one", "two"):
+        tree.service(name, f'echo "{name} up"; exec sleep 1000')
+    c = run(images.build(tree.root), "tail", "-f", "/etc/debian_version")
+    for name in ("one", "two"):
+        c.wait_for(f"{name} up")
+    c.wait_for((rootfs(images.kind) / "etc/debian_version").read_text().strip())  # the CMD runs
+    took = c.stop(grace=10)
+    assert c.wait() == 143, c.output  # the CMD died of the SIGTERM
+    assert not any("still stopping" in line or "still running" in line for line in c.lines), c.output
+    print(f"{c.engine.name} stop, a CMD and 2 services: {took:.2f} s")
+    assert took < STOP_BOUND_S < DEFAULT_GRACE_S, f"{c.engine.name} stop took {took:.2f} s"
 
 
 def test_a_service_ignoring_sigterm_is_killed_after_its_grace_time(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,54 @@ def test_the_cmds_process_says_it_runs_with_every_signal_unblocked_and_closes_th
     fds = lines[1 : lines.index(f"{state}:")]
     assert "9" not in fds, done.stdout  # fdclose 9: nothing of it leaks to the CMD
     assert "cmd-started" in lines, done.stdout
+
+
+@pytest.mark.parametrize("env", [stage2.ENV, "/nonexistent/env"], ids=["gnu-env", "python"])
+def test_the_unblocker_leaves_the_cmd_no_signal_blocked_whatever_foreground_does(env: str):
+    """execline 2.9.4.0+ (Debian 13) starts foreground's child with the waiter's mask: the
+    CMD's own process unblocks it first, with GNU env or, without it, Python (its own
+    SIGPIPE/SIGXFSZ/SIGINT undone). Run here without foreground, so that the host's
+    execline (which may still unblock) cannot hide a failure."""
+    import signal
+
+    argv = [*stage2._unblock_argv(env), "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
+    assert (argv[0] == stage2.ENV) == (env == stage2.ENV), argv
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, stage2.WAITER_BLOCKED),
+    )
+    masks = dict(line.split(":\t") for line in done.stdout.splitlines())
+    assert int(masks["SigBlk"], 16) == 0, done
+    assert int(masks["SigIgn"], 16) & 0x7FFFFFFF == 0, done  # 1..31: Python's SIGPIPE and SIGXFSZ undone
+
+
+def test_the_unblockers_names_are_the_waiters_signals():
+    import signal
+
+    names = stage2.WAITER_BLOCKED_NAMES.split(",")
+    assert {signal.Signals[f"SIG{n}"] for n in names} == stage2.WAITER_BLOCKED
+    assert len(names) == len(stage2.WAITER_BLOCKED)
+
+
+def test_without_gnu_env_the_chain_runs_the_cmd_unblocked_through_python(state: Path, monkeypatch: pytest.MonkeyPatch):
+    """busybox's env has no --default-signal: the CMD's process unblocks through Python. The CMD
+    is not a shell (dash clears its own mask), and its status is recorded as ever."""
+    import signal
+
+    monkeypatch.setattr(stage2, "ENV", str(state / "no-env"))
+    argv = stage2.waiter_argv(["grep", "-E", "^SigBlk", "/proc/self/status"])
+    assert argv[1].strip() == sys.executable, argv
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, stage2.WAITER_BLOCKED),
+    )
+    assert done.stdout.split()[0] == "SigBlk:", done
+    assert int(done.stdout.split()[1], 16) == 0, done
+    assert "cmd-started" in os.listdir(state)
+    assert _statuses(state) == ["cmd-status.0"]
