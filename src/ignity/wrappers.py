@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ignity import restarts, tools
+from ignity import restarts, templates, tools
 from ignity.errors import IgnityError
 
 # The directory inside a service's run-time copy that Ignity owns.
@@ -53,10 +53,6 @@ FAILED = f"{PRIVATE}/failed"
 DONE = f"{PRIVATE}/done"
 HELD = f"{PRIVATE}/held"
 SHELL = "/bin/sh"
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def ignity_command() -> str:
@@ -113,32 +109,11 @@ def shell_script(path: str) -> bytes | None:
 def finish_script(
     clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool
 ) -> str:
-    """The finish wrapper (see the module's docstring): a filled block, then a fixed body."""
-    lines = [
-        f"#!{SHELL}",
-        f"# Written by Ignity: the service's own finish is {PRIVATE}/finish (wrappers.py, restarts.py).",
-        "# start filled",
-        f"clean={int(clean)} author={int(author_finish)}",
-        *restarts.filled(name, policy, essential, tell),
-        f"ignity={_quote(ignity_command()) if essential else 'ignity'}",
-        "# end filled",
-    ]
-    return "\n".join(lines) + "\n" + CLEAN + "\n".join(restarts.interrupted()) + "\n" + AUTHOR + restarts.DECIDE
-
-
-CLEAN = f"""code=0
-if [ "$clean" = 1 ]; then
-  # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
-  pgid="${{4:-}}"
-  [ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}
-  : > {PGID}
-  # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
-  # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
-  case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac
-fi
-"""
-AUTHOR = f"""if [ "$author" = 1 ]; then {PRIVATE}/finish "$@"; code=$?; fi
-"""
+    """The finish wrapper: sh/finish.sh with this service's values."""
+    values: dict[str, str | int] = {"clean": int(clean), "author": int(author_finish)}
+    values.update(restarts.filled(name, policy, essential, tell))
+    values["ignity"] = ignity_command() if essential else "ignity"
+    return templates.render("finish.sh", values)
 
 
 def notification_fd(path: str) -> int | None:

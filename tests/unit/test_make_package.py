@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def _built(checkout: Path, done: subprocess.CompletedProcess[str]) -> None:
     assert dist == [f"ignity-{version}-py3-none-any.whl", f"ignity-{version}-seed.tar.gz", f"ignity-{version}.tar.gz"]
     with zipfile.ZipFile(checkout / "dist" / f"ignity-{version}-py3-none-any.whl") as z:
         assert "ignity/envfile.py" in z.namelist()
+        assert "ignity/sh/finish.sh" in z.namelist(), "the templates are package data"
+    with tarfile.open(checkout / "dist" / f"ignity-{version}-seed.tar.gz") as t:
+        assert "usr/lib/python3/dist-packages/ignity/sh/finish.sh" in t.getnames(), "the templates are in the seed"
 
 
 def test_no_package_target_runs_scripts_setup(checkout: Path):

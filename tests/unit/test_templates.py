@@ -1,0 +1,110 @@
+"""The programs Ignity writes: every template in src/ignity/sh/, and templates.render.
+
+Each sh template is rendered with awkward values (a space, a quote, `$`) and
+read by shellcheck and by `sh -n` of each shell on the machine; the programs
+the modules build from them are checked the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ignity import templates
+
+NAMES = sorted(os.listdir(templates.DIR))
+SH = [n for n in NAMES if n.endswith(".sh")]
+AWKWARD = 'it\'s a $dollar `tick` "quote" \\back'
+SHELLS = [s for s in (["dash"], ["busybox", "sh"], ["bash", "--posix"]) if shutil.which(s[0])]
+
+
+def shellcheck(path: Path, shell: str = "sh", exclude: str = "") -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is needed: apt-get install shellcheck (scripts/setup)")
+    argv = ["shellcheck", "-s", shell, *(["-e", exclude] if exclude else []), str(path)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+def check_sh(tmp_path: Path, text: str, name: str = "program", exclude: str = "") -> Path:
+    """shellcheck and every shell's `-n` on `text`; the file written."""
+    path = tmp_path / name
+    path.write_text(text)
+    shellcheck(path, exclude=exclude)
+    for shell in SHELLS:
+        done = subprocess.run([*shell, "-n", str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (shell, done.stderr)
+    return path
+
+
+def block(name: str) -> list[str]:
+    text = templates.read(name)
+    assert text.count(templates.START + "\n") == 1 and text.count(templates.END + "\n") == 1, name
+    return text.split(templates.START + "\n")[1].split(templates.END + "\n")[0].splitlines()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_template_says_who_runs_it(name: str) -> None:
+    lines = templates.read(name).splitlines()
+    first = 1 if lines[0].startswith("#!") else 0
+    assert lines[first].startswith("# Written by Ignity (ignity/sh/"), name
+    assert " runs " in " ".join(lines[first : first + 6]) or " run " in " ".join(lines[first : first + 6]), name
+
+
+@pytest.mark.parametrize("name", SH)
+def test_a_filled_block_holds_assignments_only(name: str) -> None:
+    lines = block(name)
+    assert lines, name
+    for line in lines:
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*=\S*", line), (name, line)
+
+
+@pytest.mark.parametrize("name", SH)
+def test_each_sh_template_is_clean_as_shipped_and_rendered_with_awkward_values(tmp_path: Path, name: str) -> None:
+    check_sh(tmp_path, templates.read(name), "shipped")
+    values = {line.split("=", 1)[0]: AWKWARD for line in block(name)}
+    # SC2016 (`$` in single quotes): here a `$` in a value is meant literally.
+    text = check_sh(tmp_path, templates.render(name, dict(values)), "rendered", exclude="SC2016").read_text()
+    assert f"={templates.quote(AWKWARD)}\n" in text
+    # Outside the block, the template is copied byte for byte.
+    shipped = templates.read(name)
+    assert text.split(templates.END)[1] == shipped.split(templates.END)[1]
+    assert text.split(templates.START)[0] == shipped.split(templates.START)[0]
+
+
+@pytest.mark.parametrize("name", SH)
+def test_render_refuses_a_missing_or_unknown_name(name: str) -> None:
+    values: dict[str, str | int] = {line.split("=", 1)[0]: "x" for line in block(name)}
+    with pytest.raises(ValueError, match="its block names"):
+        templates.render(name, {**values, "extra": 1})
+    del values[next(iter(values))]
+    with pytest.raises(ValueError, match="its block names"):
+        templates.render(name, values)
+
+
+@pytest.mark.parametrize("value", ["", "plain", "/usr/bin/s6-svc", "a b", "it's", "$HOME", "`id`", "a\nb", "\\", "'"])
+def test_quote_gives_the_value_back_through_sh(value: str) -> None:
+    done = subprocess.run(
+        ["sh", "-c", f'v={templates.quote(value)}; printf %s "$v"'], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == value
+
+
+@pytest.mark.parametrize("value", ["plain", "/usr/bin/s6-envdir", "a b", 'say "hi"', "back\\slash", "$x", "#c"])
+def test_quote_execline_gives_the_value_back_through_execlineb(value: str) -> None:
+    execlineb = shutil.which("execlineb") or "/usr/lib/execline/bin/execlineb"
+    if not os.path.exists(execlineb):
+        pytest.fail("execlineb is needed (the execline package)")
+    script = f"{shutil.which('printf')} %s {templates.quote_execline(value)}"
+    done = subprocess.run([execlineb, "-Pc", script], capture_output=True, text=True, check=True)
+    assert done.stdout == value
+
+
+def test_read_is_the_file_as_shipped() -> None:
+    for name in NAMES:
+        assert templates.read(name) == (Path(templates.DIR) / name).read_text()
