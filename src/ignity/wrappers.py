@@ -107,10 +107,10 @@ def shell_script(path: str) -> bytes | None:
 
 
 def finish_script(
-    clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool
+    clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool, job: bool = False
 ) -> str:
     """The finish wrapper: sh/finish.sh with this service's values."""
-    values: dict[str, str | int] = {"clean": int(clean), "author": int(author_finish)}
+    values: dict[str, str | int] = {"clean": int(clean), "author": int(author_finish), "job": int(job)}
     values.update(restarts.filled(name, policy, essential, tell))
     values["ignity"] = ignity_command() if essential else "ignity"
     return templates.render("finish.sh", values)
@@ -174,7 +174,8 @@ def install(
             os.unlink(f"{path}/run")
             text = first + b"\n" + "".join(f"{line}  # added by Ignity\n" for line in lines).encode() + rest
             _write_bytes(f"{path}/run", text, mode)
-    _write(f"{path}/finish", finish_script(clean, author_finish, name, policy, essential, tell))
+    job = os.path.lexists(f"{path}/schedule")  # a job: jobs.install turns its run into the job loop
+    _write(f"{path}/finish", finish_script(clean, author_finish, name, policy, essential, tell, job))
 
 
 def _move(path: str, name: str) -> None:

@@ -9,6 +9,7 @@
 # start filled
 clean=1
 author=0
+job=0
 name=web
 essential=0
 tell=1
@@ -27,6 +28,12 @@ booted=0
 ignity=ignity
 # end filled
 code=0
+# 0. A job (jobs.py): kill its run's own process group, which the loop started.
+if [ "$job" = 1 ]; then
+  jpg=''
+  read -r jpg 2>/dev/null < .ignity/job-pgid
+  case "$jpg" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$jpg" 2>/dev/null ;; esac
+fi
 # 1. Kill what is left of the service's process group (unless keep-children).
 if [ "$clean" = 1 ]; then
   # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
