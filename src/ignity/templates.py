@@ -51,6 +51,11 @@ def render(name: str, values: dict[str, str | int]) -> str:
             if marker not in text:
                 raise ValueError(f"{name}: no {marker}")
             text = text.replace(marker, quote_execline(str(value)))
+        import re  # install time only: execline templates are not filled at boot
+
+        left = re.findall(r"@[a-z_]+@", text)
+        if left:
+            raise ValueError(f"{name}: {left[0]} not given")
         return text
     head, _, rest = text.partition(START + "\n")
     block, _, body = rest.partition(END + "\n")

@@ -136,4 +136,3 @@ def test_with_env_does_without_L_on_an_s6_envdir_that_lacks_it(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
     assert "/usr/bin/s6-envdir -I -fn /run/ignity/envs" in with_env
-    assert any(line.startswith("# This s6-envdir has no -L") for line in with_env)

@@ -123,3 +123,28 @@ def test_each_awk_template_parses_in_every_awk(tmp_path: Path, name: str, awk: l
 def test_read_is_the_file_as_shipped() -> None:
     for name in NAMES:
         assert templates.read(name) == (Path(templates.DIR) / name).read_text()
+
+
+def test_with_env_runs_in_execlineb_with_awkward_values(tmp_path: Path) -> None:
+    """execlineb parses the rendered with-env: a recording program stands for s6-envdir."""
+    execlineb = shutil.which("execlineb") or "/usr/lib/execline/bin/execlineb"
+    record = tmp_path / "record"
+    record.write_text('#!/bin/sh\nfor a; do printf "[%s]\\n" "$a"; done >> "$OUT"\n')
+    record.chmod(0o755)
+    values: dict[str, str | int] = {
+        "execlineb": execlineb,
+        "envdir": str(record),
+        "flags": "-fnL",
+        "envs": AWKWARD,
+        "empty": "/run/ignity/envs/.empty",
+    }
+    program = tmp_path / "with-env"
+    program.write_text(templates.render("with-env.execline", values))
+    program.chmod(0o755)
+    env = {"OUT": str(tmp_path / "out"), "PATH": "/usr/bin:/bin"}
+    subprocess.run([str(program), "/bin/true", "a b"], env=env, check=True, timeout=30)
+    words = (tmp_path / "out").read_text().splitlines()
+    assert words == ["[-I]", "[-fnL]", f"[{AWKWARD}]", f"[{record}]", "[-I]", "[/run/ignity/envs/.empty]",
+                     "[/bin/true]", "[a b]"]  # fmt: skip
+    with pytest.raises(ValueError, match="@flags@ not given"):
+        templates.render("with-env.execline", {k: v for k, v in values.items() if k != "flags"})
