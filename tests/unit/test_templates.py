@@ -7,10 +7,12 @@ the modules build from them are checked the same way.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,46 @@ def test_with_env_runs_in_execlineb_with_awkward_values(tmp_path: Path) -> None:
                      "[/bin/true]", "[a b]"]  # fmt: skip
     with pytest.raises(ValueError, match="@flags@ not given"):
         templates.render("with-env.execline", {k: v for k, v in values.items() if k != "flags"})
+
+
+@pytest.fixture
+def awkward_ignity(tmp_path: Path) -> Iterator[str]:
+    """`ignity` found at a path with a space and a quote (what an essential service's programs call)."""
+    from ignity import tools
+
+    where = tmp_path / "it's here"
+    where.mkdir()
+    (where / "ignity").write_text("#!/bin/sh\n")
+    saved = dict(tools._cache)
+    tools._cache["\0ignity"] = str(where / "ignity")
+    yield str(where / "ignity")
+    tools._cache.clear()
+    tools._cache.update(saved)
+
+
+def test_every_program_the_modules_write_is_clean(tmp_path: Path, awkward_ignity: str) -> None:
+    """The programs as wrappers, restarts, health, jobs and outputs build them, every variant."""
+    from ignity import cron, health, jobs, outputs, restarts, wrappers
+
+    name = "it's a $x"
+    service = tmp_path / "svc"
+    service.mkdir()
+    (service / "health").write_text("#!/bin/sh\n")
+    (service / "down-signal").write_text("SIGHUP\n")
+    policy = restarts.Policy("on-failure", (1000, 8000), (5, 60000), (0, 3))
+    programs = [restarts.wait_script(), jobs.loop_script(name, cron.parse("@every 90s"), "replace", 1500, 1)]
+    for flags in itertools.product((False, True), repeat=5):
+        clean, author, essential, tell, job = flags
+        text = wrappers.finish_script(clean, author, name, policy, essential, tell, job)
+        assert (f"ignity={templates.quote(awkward_ignity)}\n" in text) == essential
+        programs.append(text)
+    for notifies, essential, clean in itertools.product((False, True), repeat=3):
+        programs.append(health.loop_script(str(service), name, notifies, essential, clean, 3000))
+    for mode, ring in (("prefixed", 0), ("json", 65536)):
+        programs.append(outputs.logger_script(name, mode, 12, "/usr/bin/mawk -W interactive", ring))
+    for clean, waits in itertools.product((False, True), repeat=2):
+        for close in (None, "", "3>&-"):
+            programs.append(wrappers.run_script(clean, close, waits))
+    for i, text in enumerate(programs):
+        # SC2016: the `$` in the service's name is meant literally.
+        check_sh(tmp_path, text, f"program-{i}", exclude="SC2016")
