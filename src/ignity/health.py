@@ -1,27 +1,9 @@
-"""Health checks: a small sh loop per checked service, and reading what it found.
+"""Health checks: a small sh loop per checked service (sh/health-loop.sh), and reading what it found.
 
-An executable `health` in a service directory is run every `health-interval`
-ms (default 10000) once the service is up (ready, with a notification-fd),
-each run bounded by `health-timeout` ms (default 5000, then SIGKILL). After
-`health-retries` consecutive failures (default 3) the loop sends the
-service its `down-signal` (SIGTERM) and SIGCONT, and SIGKILL past its stop
-grace (`timeout-kill`, else IGNITY_SERVICES_GRACETIME): then its restart
-policy applies (restarts.py). For an `essential` service the container stops
-instead (`ignity halt 1`). Every program is named by absolute path: it runs as root.
-
-The loop is /bin/sh, started in the background by the first lines of the
-service's `run` (wrappers.py), so it lives in the service's process group: when the service
-dies, the finish wrapper's clean-up kills it with the rest, and the next start
-begins a new loop. With `keep-children` it ends itself at its next turn, once
-the pid it watches is gone. The time bound is `timeout` (coreutils on
-Debian, busybox on Alpine: both take `-s KILL SECONDS`); s6 has none.
-
-The loop writes its state in NAME/.ignity/ for `ignity status`:
-  health       one line "STATE FAILURES" (starting, healthy, failing, unhealthy)
-  health-last  the last line of output of the last failed check
-  health-restarts  one line per restart it caused
-  health-passed    "1" once a check passed since the last death (the restart count's reset)
-  health-out       the last check's output
+The loop runs `health` every `health-interval` ms once the service is up, and after
+`health-retries` failures stops the service (its restart policy then applies) or,
+for an essential one, the container. It lives in the service's process group, so it
+dies with it. Files, defaults and escalation: docs/how-it-works.md ("Health checks").
 """
 
 from __future__ import annotations

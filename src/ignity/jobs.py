@@ -1,35 +1,9 @@
 """Scheduled jobs: a service directory with a `schedule` file.
 
-A job is an s6 service like any other (linked, held for its dependencies,
-stopped at the container's stop by s6-supervise with the grace), whose `run`
-is a generated sh loop (LOOP below) instead of the author's program: stage 2
-installs the wrappers (outputs, wrappers.install) as for a service, then
-`install` here moves the resulting `run` to `.ignity/job-run` and writes the
-loop in its place. Between runs only the loop (dash, ~1 MiB) and a `sleep`
-are left; no Python stays resident.
-
-The loop, per time the schedule names (a "slot"):
-  - sleeps in chunks of at most CHUNK_S seconds and re-reads the clock after
-    each (the wall clock for a cron line, /proc/uptime for @every), so that a
-    clock step or a suspend is noticed: a slot fires once when now >= slot,
-    never twice (the next slot is always after the last one), and slots that
-    passed unseen are told in one line, not run;
-  - asks `.ignity/next` (one `python3 -IS` per slot, cron.py) for the slot
-    after; @every is plain sh arithmetic counted from the container's start;
-  - starts `.ignity/job-run` (the author's run, with its wrappers: with-env,
-    user drop, output mode all apply) in a new process group (s6-setsid -b),
-    in the background: the loop keeps watching the clock, the `timeout`, the
-    next slot (`concurrency`: forbid skips it, telling so; replace stops the
-    running one, TERM then KILL after the grace, and starts anew) and its
-    signals: TERM (s6's stop: forwarded to the job's group, then waits for
-    it), WINCH (run now: `ignity start JOB`, `run_now` below);
-  - records `.ignity/job` (docs/service-states.md) by temp+rename at each
-    start and end, and tells `run_now` through the fifodir `.ignity/job-event`
-    (`n`: an on-demand run ended, `s`: it was refused).
-
-`.ignity/job`: `LAST_START_MS LAST_END_MS LAST_EXIT NEXT_MS`; a run is going
-while LAST_START_MS is later than LAST_END_MS. `parse_state` reads it (pure);
-`describe` gives what `ignity status` shows.
+A job is an s6 service whose `run` is a sh loop (sh/job-loop.sh) that starts the
+author's run (.ignity/job-run) at each time of the schedule. Between runs only the
+loop and a `sleep` are left: no Python stays resident. `.ignity/job` holds
+`LAST_START_MS LAST_END_MS LAST_EXIT NEXT_MS`; the loop: docs/how-it-works.md ("Jobs").
 """
 
 from __future__ import annotations
@@ -110,7 +84,7 @@ def loop_script(name: str, schedule: cron.Schedule, concurrency: str, timeout_ms
 
 
 def install(path: str, name: str) -> None:
-    """Turn the run-time copy at `path`, wrappers already installed, into a job (see the docstring)."""
+    """Turn the run-time copy at `path`, wrappers already installed, into a job: its run becomes the loop."""
     from ignity import runtime
 
     try:

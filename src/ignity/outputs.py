@@ -1,46 +1,9 @@
 """Service output on the container's stdout/stderr: raw, prefixed (`NAME | line`) or json.
 
-For a service without its own `log/`, in a mode other than raw, stage 2 turns
-its run-time copy (/run/ignity/services/NAME, Ignity's own) into a logged
-service, the s6 way:
-
-- `log/` is generated: s6-svscan then holds a pipe from the service's stdout
-  to `log/run` across restarts, and stage 3 has loggers drain (SIGHUP to
-  their s6-supervise) before the container exits.
-- s6 gives a service one logger pipe, for stdout. stderr is kept apart through
-  a fifo, `log/stderr`: the author's `run` becomes `run.user`, started by a
-  two-line `run` that opens the fifo as fd 2 first. `log/run` reads that fifo
-  in a loop (one service instance after the other) and writes to the
-  container's stderr, so the two streams stay the engine's two streams.
-- Each stream goes through `s6-log` (which splits lines and, for json,
-  stamps them) into `log/format.awk` (POSIX awk: mawk, gawk, busybox). No
-  Python stays resident.
-
-Whole lines: the formatter writes every output line with one write(2) of at
-most 4000 bytes, below PIPE_BUF (4096), and writes of that size are atomic on
-a pipe (what Docker, Podman and containerd give a container as stdout). So
-lines of two services never mix whoever else writes there, without a shared
-writer (which would itself read a pipe with the same rule, at the cost of one
-more hop a line). A longer line is cut into pieces, never in the middle of a
-UTF-8 sequence; in json every piece but the last has "partial": true.
-s6-log cannot write to the container itself: it batches many lines in one
-write, past PIPE_BUF. awk cannot read the service directly: mawk (Debian's
-awk) waits for 4 KiB of input unless run with -W interactive, and then reads
-with fgets, which garbles every line near a NUL byte; s6-log hands it lines
-without NULs (a NUL ends a line, s6-log's rule).
-
-The ring (`ignity logs`): each s6-log also writes its lines, stamped, into
-a small logdir of its own, log/ring/stdout and log/ring/stderr (one archive
-and `current`, about IGNITY_SERVICES_LOG_BYTES a stream; 0: none). It is one
-more action of the same s6-log, no other process: the container's output is
-unchanged. It lives in the run-time copy, root's (or Ignity's uid's), 0700,
-and goes with it.
-
-The stderr readers ignore SIGTERM (awk through an ignored disposition,
-s6-log, which sets its own handler, through -p): stage 3's "SIGTERM to every
-process left" must not cut them off before they have read what the service
-wrote last; they exit at the end of their input, and stage 3 waits for them
-within IGNITY_KILL_GRACETIME.
+For prefixed and json, stage 2 gives a service without its own `log/` a generated one:
+s6-log splits the lines and sh/format.awk writes each with one write(2) under PIPE_BUF,
+so lines of two services never mix. stderr stays apart through a fifo, log/stderr.
+Why s6-log and awk, the ring, the stop: docs/how-it-works.md ("Service output").
 """
 
 from __future__ import annotations
