@@ -5,6 +5,10 @@ orphan of its tree is re-parented to it, so its tree is exactly its
 descendants through parent links. A process it did not start or adopt (the
 other containers of a shared PID namespace, its own parent, a host's
 processes) is never in it, so `kill(-1, ...)` is never needed.
+
+What a process says of itself (its name, its argv) never decides what root
+opens, signals or waits for: any uid can choose both. Its uid and its
+executable, the kernel's, can be checked (owned_by, exe).
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ def _read(pid: str) -> Proc | None:
     except OSError:
         return None
     # comm is in parentheses and may itself contain ") ": split at the last one.
-    rest = stat[stat.rindex(b")") + 2 :].split()
-    return Proc(int(pid), int(rest[1]), int(rest[2]), "", "")
+    try:
+        rest = stat[stat.rindex(b")") + 2 :].split()
+        return Proc(int(pid), int(rest[1]), int(rest[2]), "", "")
+    except (ValueError, IndexError):
+        return None
 
 
 def descendants(root: int | None = None) -> list[Proc]:
@@ -54,3 +61,23 @@ def argv(pid: int) -> list[str]:
             return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
     except OSError:
         return []
+
+
+def owned_by(pid: int, uid: int) -> bool:
+    """Whether every uid of `pid` (real, effective, saved, filesystem) is `uid`: the kernel's word."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f.read(1 << 16).splitlines():
+                if line.startswith(b"Uid:"):
+                    return all(int(u) == uid for u in line.split()[1:])
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def exe(pid: int) -> str:
+    """The program `pid` runs, as the kernel knows it ("" when gone or unreadable)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""

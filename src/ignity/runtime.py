@@ -21,7 +21,7 @@ import os
 import stat
 import sys
 
-from ignity import deps, paths, tools
+from ignity import deps, paths, status, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -69,11 +69,13 @@ def stage0_script(python: str, package_parent: str, svscan: str) -> str:
     """/init: become s6-svscan at once, with the boot process (stages 1 and 2) as its child.
 
     - A stop signal is trapped from the first line, and recorded in the latch
-      just before the exec: the boot process finds it and has s6-svscan run
-      stage 3 at once. Only one arriving between that line and s6-svscan's
-      setting of its handlers (the exec and s6-svscan's first instructions,
-      well under a millisecond on an idle machine) can be lost: s6-svscan
-      itself discards a signal pending when it starts.
+      (by the trap itself once the state directory exists): the boot process
+      finds it and has s6-svscan run stage 3 at once. sh runs a trap only
+      between commands, so one caught in the last command, the exec, is lost,
+      as one is between the exec and s6-svscan's setting of its handlers
+      (s6-svscan discards a signal pending when it starts): well under a
+      millisecond. The `cd` before it marks, in /proc, that nothing of ours
+      runs any more (the timing test reads it).
     - Not PID 1 (docker run --init, a shared PID namespace, a shell): /init
       first makes itself a child subreaper, so the orphans of its tree stay
       its own, when the interpreter can (ctypes); see stage 1's notice.
@@ -119,10 +121,17 @@ fi
 if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
   IGNITY_STAGE0=alone exec {boot} "$@"
 fi
+# From here a stop goes straight into the latch, where the boot process looks for it.
+latch() {{ {{ set -C; echo "signal 15" > {paths.STOPPING}; }} 2>/dev/null; }}
+trap latch TERM INT QUIT
+[ -z "$stop" ] || latch
 exec 3<&0 </dev/null
 IGNITY_STAGE0=$reaper {boot} "$@" <&3 3<&- &
-[ -z "$stop" ] || {{ set -C; echo "signal 15" > {paths.STOPPING}; }} 2>/dev/null
-exec 3<&- {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
+exec 3<&-
+# The last command sh runs a trap after (s6-svscan works there anyway): only a stop caught
+# once it is done, in the exec itself, is lost, as one during s6-svscan's start is.
+cd {scan}
+exec {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
 """
 
 
@@ -196,11 +205,17 @@ running() {{  # the CMD's process group, while the CMD runs
   for f in {state}/cmd-status.*; do [ -e "$f" ] && return 1; done
   read -r pgid < {state}/cmd
 }}
-forward() {{
-  running && kill -s "$1" -- "-$pgid" 2>/dev/null
+forward() {{  # only once the CMD's own process runs, signals unblocked (before, its waiter alone would get it)
+  if [ -e {status.CMD_STARTED} ] && running && kill -s "$1" -- "-$pgid" 2>/dev/null; then
+    [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: forwarded to the CMD" >&2
+    return 0
+  fi
+  [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: no CMD running: not forwarded" >&2
+  return 1
 }}
 case $sig in
   TERM|INT|QUIT)
+    # Left to the CMD only when it will get it; otherwise (not started yet, or gone) a stop as without the setting.
     [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
     case $sig in TERM) num=15 ;; INT) num=2 ;; *) num=3 ;; esac
     set -- {paths.SERVICES}/*/dependencies.d/*

@@ -28,6 +28,10 @@ from ignity import paths
 from ignity import signals as signal
 
 CMD_PREFIX = f"{paths.STATE}/cmd-status."
+# Made by the CMD's own process (stage2.waiter_argv) once it runs with every signal
+# unblocked: from then on a signal to the CMD's group reaches it; before, only its
+# waiter, which blocks them. The signal handler forwards nothing before it exists.
+CMD_STARTED = f"{paths.STATE}/cmd-started"
 
 
 def latch(reason: str, path: str = paths.STOPPING) -> bool:
@@ -58,14 +62,12 @@ def reason(path: str = paths.STOPPING) -> tuple[str, int, frozenset[str]]:
 
     `told`: what the signal handler already told to stop (see the module doc).
     """
+    from ignity.svfile import read_owned
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        words = read_owned(path).decode("ascii", "replace").split()
     except OSError:
         return "", 0, frozenset()
-    try:
-        words = os.read(fd, 64).decode("ascii", "replace").split()
-    finally:
-        os.close(fd)
     if not words:
         return "", 0, frozenset()
     number = int(words[1]) if len(words) > 1 and words[1].isdigit() and len(words[1]) < 5 else 0

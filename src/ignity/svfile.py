@@ -23,6 +23,7 @@ always set, wanted up 8, ready 16.
 from __future__ import annotations
 
 import os
+import stat
 
 from ignity import tools
 from ignity.errors import IgnityError
@@ -32,16 +33,31 @@ STATUS = "supervise/status"
 _old_layout: bool | None = None
 
 
-def wanted_up(service_dir: str) -> bool:
-    """Whether the supervisor of `service_dir` wants its service up (True when the file cannot tell)."""
+def read_owned(path: str, limit: int = 64) -> bytes:
+    """At most `limit` bytes of `path`, a regular file of this uid (root's, as root), never a link.
+
+    The one way stage 3 reads a file: O_NONBLOCK, so a fifo or a device put
+    there never blocks the open; fstat before any read, so a directory, a fifo
+    or another uid's file is refused. OSError (with the reason) otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
-        fd = os.open(f"{service_dir}/{STATUS}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return True
-    try:
-        data = os.read(fd, 64)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file", path)
+        if st.st_uid != os.geteuid():
+            raise OSError(0, f"owned by uid {st.st_uid}, not {os.geteuid()}", path)
+        return os.read(fd, limit)
     finally:
         os.close(fd)
+
+
+def wanted_up(service_dir: str) -> bool:
+    """Whether the supervisor of `service_dir` wants its service up (True when the bytes cannot tell).
+
+    OSError when the file cannot be read as root's (read_owned): the caller says so in one line.
+    """
+    data = read_owned(f"{service_dir}/{STATUS}")
     found = flags_wanted_up(data)
     if found is None:
         found = not old_layout()

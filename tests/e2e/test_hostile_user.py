@@ -16,6 +16,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.images import Images
 from tests.e2e.podman import Attached
 from tests.tree import Tree
@@ -107,3 +109,47 @@ def test_podman_exec_as_gid_0_cannot_make_the_supervisor_write_through_an_event_
     c.stop(grace=10)
     assert c.wait() == 0, c.output
     assert (hostdir / "victim").read_bytes() == VICTIM
+
+
+# Issue 20: a process named `s6-supervise ../../../tmp/x`, re-parented to PID 1, whose
+# supervise/status is a directory. It ignores SIGTERM and says when it runs (a fifo).
+FAKE_SUPERVISOR = (
+    "import signal, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open('/tmp/x/up', 'w').close()\n"
+    "time.sleep(1000)\n"
+)
+
+
+def _sh_quote(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+@pytest.mark.parametrize("stop", ["podman-stop", "cmd-exit"])
+def test_a_fake_supervisor_from_podman_exec_neither_crashes_nor_delays_the_stop(
+    images: Images, run: Callable[..., Attached], tree: Tree, stop: str
+):
+    tree.service("svc", "echo svc-up; exec sleep 1000")
+    tree.finalize("10-fin", "echo finalize-ran")
+    tree.init("10-go", "mkfifo -m 0622 /tmp/go")
+    cmd = ["sh", "-c", "echo cmd-up; read x </tmp/go; exit 5"] if stop == "cmd-exit" else []
+    options = [*MAPPED, *RUN_TMPFS, "-e", "IGNITY_SERVICES_GRACETIME=30000", "-e", "IGNITY_KILL_GRACETIME=1000"]
+    c = run(images.build(tree.root), *cmd, options=options)
+    c.wait_for("svc-up")
+    plant = (
+        "mkdir -p /tmp/x/supervise/status && mkfifo /tmp/x/up && "
+        f"printf %s {_sh_quote(FAKE_SUPERVISOR)} >/tmp/x/__main__.py && "
+        "bash -c 'cd / && (exec -a s6-supervise python3 ../../../tmp/x &)' >/dev/null 2>&1 && cat /tmp/x/up"
+    )
+    planted = c.exec("sh", "-c", plant, options=["-u", "1234:1234"])
+    assert planted.returncode == 0, planted.stdout + planted.stderr
+    if stop == "cmd-exit":
+        c.exec("sh", "-c", "echo go >/tmp/go", check=True)
+        expected = 5
+    else:
+        assert c.stop(grace=25) < 20, c.output
+        expected = 0
+    assert c.wait() == expected, c.output
+    assert c.lines.count("finalize-ran") == 1, c.output
+    assert "Traceback" not in c.output and "internal error" not in c.output, c.output
+    assert not [x for x in c.lines if "services still stopping" in x], c.output

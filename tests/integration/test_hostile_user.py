@@ -364,9 +364,90 @@ def test_another_uid_in_a_non_root_container_cannot_hijack_run_ignity(boot, tree
             raise RuntimeError(f"restarting svc as {uid} failed:\n{c.output}")
         c.wait_for_count(f"svc-up-as-{uid}", 2)
         c.kill(signal.SIGTERM)
-        code = c.exited(15)
+        code = c.exited(60)
     finally:
         c.cleanup(keep_out=True)
     pwned = sorted(p.name for p in c.out.iterdir() if p.name.startswith("pwned-"))
     assert pwned == [], f"uid {uid} ran uid {other[0]}'s code: {pwned}"
     assert code == 0, f"SIGTERM did not stop the container ({code}):\n{c.output}"
+
+
+# --- issue 20: a process that names itself s6-supervise ------------------------------------
+
+# It ignores SIGTERM (so that only the stop's own bounds end it) and holds its `status` fifo open
+# for writing (a read of it would fail with EAGAIN rather than find an end of file).
+FAKE_SUPERVISOR = """import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.path.exists("/tmp/x/fifo"):
+    fd = os.open("/tmp/x/supervise/status", os.O_RDWR)
+print("fake-supervisor-up", flush=True)
+with open("/tmp/x/up", "w") as f:
+    print("up", file=f)
+time.sleep(1000)
+"""
+PLANTS = {
+    "directory": "mkdir -p /tmp/x/supervise/status && mkfifo -m 0644 /tmp/x/up",
+    "fifo": "mkdir -p /tmp/x/supervise && mkfifo /tmp/x/supervise/status /tmp/x/up && : >/tmp/x/fifo",
+}
+# Re-parented to PID 1 (the subshell that started it exits): `s6-supervise ../../../tmp/x`,
+# from /, names /tmp/x as a scan entry.
+FAKE = "cd / && (exec -a s6-supervise python3 ../../../tmp/x &)"
+STOPS_20 = {
+    "cmd-exit": ("exit 5", 5),
+    "sigterm": ("exec sleep 1000", 128 + signal.SIGTERM),
+    "halt": ("ignity halt 4; exec sleep 1000", 4),
+    "svscanctl-t": (f"s6-svscanctl -t {SCAN}; exec sleep 1000", 0),
+}
+
+
+def _plant_fake_supervisor(kind: str, as_whom: str) -> str:
+    """Shell (root's CMD): as `as_whom`, /tmp/x/supervise/status of `kind` and a fake supervisor of it."""
+    plant = f"{PLANTS[kind]} && printf %s {_sh_quote(FAKE_SUPERVISOR)} >/tmp/x/__main__.py"
+    script = f"{plant} && exec bash -c {_sh_quote(FAKE)}"
+    return f"{as_whom} sh -c {_sh_quote(script)}"
+
+
+def _sh_quote(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+@pytest.mark.parametrize("stop", sorted(STOPS_20))
+@pytest.mark.parametrize("kind", sorted(PLANTS))
+def test_a_fake_supervisor_neither_crashes_nor_delays_the_stop(boot, tree: Tree, kind: str, stop: str):
+    """Issue 20: stage 3 once took any child named `s6-supervise NAME` for a supervisor and read
+    NAME/supervise/status as root: a directory there made PID 1 die of a traceback (finalize and
+    the services killed mid-stop), a fake one stretched the stop by the whole services grace."""
+    tree.service("svc", "echo svc-up; exec sleep 1000")
+    tree.finalize("10-fin", "echo finalize-ran")
+    script = (
+        f"{wait_up('svc')} || exit 9; {_plant_fake_supervisor(kind, 's6-setuidgid app')}; "
+        f"read up </tmp/x/up; echo planted; {STOPS_20[stop][0]}"
+    )
+    env = {**MAPPED, "IGNITY_SERVICES_GRACETIME": "30000", "IGNITY_KILL_GRACETIME": "1000"}
+    c = boot("sh", "-c", script, env=env)
+    c.wait_for("fake-supervisor-up")
+    c.wait_for("planted")
+    if stop == "sigterm":
+        c.kill(signal.SIGTERM)
+    assert c.wait(60) == STOPS_20[stop][1], c.output
+    assert c.lines.count("finalize-ran") == 1, c.output
+    assert "Traceback" not in c.output and "internal error" not in c.output, c.output
+    assert not [x for x in c.lines if "services still stopping" in x], c.output
+
+
+def test_a_fake_supervisor_planted_by_another_uid_through_exec(boot, tree: Tree):
+    """The same as `docker exec -u 1234` would plant it (nsenter from the host, then re-parented)."""
+    tree.service("svc", "echo svc-up; exec sleep 1000")
+    tree.finalize("10-fin", "echo finalize-ran")
+    c = boot("sh", "-c", f"{wait_up('svc')} || exit 9; mkfifo -m 0622 /tmp/go; echo ready; read x </tmp/go; exit 5",
+             env={"IGNITY_SERVICES_GRACETIME": "30000", "IGNITY_KILL_GRACETIME": "1000"})  # fmt: skip
+    c.wait_for("ready")
+    plant = (
+        f"{PLANTS['directory']} && printf %s {_sh_quote(FAKE_SUPERVISOR)} >/tmp/x/__main__.py && "
+        f"bash -c {_sh_quote(FAKE)} >/dev/null 2>&1 && read up </tmp/x/up && echo go >/tmp/go"
+    )
+    assert _nsenter(c, 1234, 1234, plant) == 0
+    assert c.wait(60) == 5, c.output
+    assert c.lines.count("finalize-ran") == 1, c.output
+    assert "Traceback" not in c.output and "internal error" not in c.output, c.output
+    assert not [x for x in c.lines if "services still stopping" in x], c.output

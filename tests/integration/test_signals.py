@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
@@ -28,9 +27,11 @@ def test_stop_signals_run_stage3(boot, tree: Tree, sig: int):
     tree.finalize("10-fin", "echo finalize-ran")
     c = boot("sh", "-c", wait_up("svc", timeout_ms=5000) + "; echo ready; exec sleep 1000")
     c.wait_for("ready")
-    sent = c.kill(sig)
-    assert c.wait(timeout=20) == 128 + signal.SIGTERM  # the CMD, terminated by stage 3
-    assert time.monotonic() - sent < 2
+    c.kill(sig)
+    assert c.wait(timeout=60) == 128 + signal.SIGTERM  # the CMD, terminated by stage 3
+    # At once, not at a grace time: stage 3 says in one line when it reaches one (a bound in
+    # seconds fails under load).
+    assert "still stopping" not in c.output and "still running after" not in c.output, c.output
     assert c.lines.count("finalize-ran") == 1
     assert "[ignity/stage3] stopping" in c.lines
 

@@ -22,9 +22,9 @@ def test_a_stop_racing_the_cmd_start_never_leaves_the_cmd_running(boot, tree: Tr
     tree.finalize("10-fin", FIN)
     for _ in range(15):
         c = boot("sh", "-c", "echo cmd-started; exec sleep 1000", env={"IGNITY_CMD_WAIT_FOR_SERVICES": "1"})
-        started = time.monotonic()
         code = c.wait(timeout=20)
-        assert time.monotonic() - started < 3, c.output  # not at IGNITY_KILL_GRACETIME
+        # Never killed at IGNITY_KILL_GRACETIME (said in one line): exact, where a bound in seconds is not under load.
+        assert "still running after IGNITY_KILL_GRACETIME" not in c.output, c.output
         assert code in (0, 128 + signal.SIGTERM), c.output
         if "cmd-started" in c.lines:
             assert code == 128 + signal.SIGTERM, c.output
@@ -142,11 +142,12 @@ def test_with_retries_passes_a_stop_on_to_its_attempt(boot, tree: Tree):
     tree.service(
         "retried",
         'exec with-retries -n 5 -t 0 sh -c \'trap "echo attempt-got-TERM; exit 7" TERM; echo attempt; '
-        "while :; do sleep 0.05; done'",
+        "echo >/tmp/trapped; while :; do sleep 0.05; done'",
         finish='#!/bin/sh\necho "retried-finish $1"\n',
     )
-    c = boot("sh", "-c", wait_up("retried") + "; for i in $(seq 500); do grep -q attempt /dev/null; break; done; "
-             "sleep 0.2; s6-svc -d /run/ignity/services-state/retried; "
+    tree.init("10-fifo", "mkfifo /tmp/trapped")
+    # The attempt says when its trap is set (a fifo: an event, where a sleep of 0.2 s was a guess).
+    c = boot("sh", "-c", "read x </tmp/trapped; s6-svc -d /run/ignity/services-state/retried; "
              "s6-svwait -D -t 5000 /run/ignity/services-state/retried; echo stopped")  # fmt: skip
     assert c.wait(timeout=20) == 0
     assert "attempt-got-TERM" in c.lines and "retried-finish 7" in c.lines, c.output
@@ -191,10 +192,9 @@ def test_a_stop_that_never_reached_the_supervisors_still_stops_them_at_once(boot
     for _ in range(3):
         c = boot("sh", "-c", wait_up("svc") + "; echo ready; kill -ABRT 1; exit 3")
         c.wait_for("ready")
-        started = time.monotonic()
         assert c.wait(timeout=20) == 3, c.output
-        assert time.monotonic() - started < 2, c.output
         assert c.lines.count("svc-term") == 1, c.output
+        # Not at IGNITY_SERVICES_GRACETIME: stage 3 says so in one line when it gets there.
         assert "still stopping" not in c.output, c.output
         c.cleanup()
 

@@ -62,13 +62,52 @@ def test_the_version_is_read_off_s6_svstat(tmp_path: Path, monkeypatch: pytest.M
         assert svfile.old_layout(str(tmp_path / "s6-svstat")) is old
 
 
-def test_a_missing_or_linked_status_file_counts_as_wanted_up(tmp_path: Path) -> None:
-    assert svfile.wanted_up(str(tmp_path)) is True
+def test_a_missing_or_linked_status_file_is_an_error_never_followed(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        svfile.wanted_up(str(tmp_path))
     (tmp_path / "supervise").mkdir()
     target = tmp_path / "elsewhere"
     target.write_bytes(_file(9, 0x00))
     os.symlink(target, tmp_path / "supervise" / "status")
-    assert svfile.wanted_up(str(tmp_path)) is True  # never followed
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        svfile.wanted_up(str(tmp_path))  # never followed
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "fifo-with-writer", "socket"])
+def test_read_owned_refuses_what_is_not_a_regular_file_without_blocking(tmp_path: Path, kind: str) -> None:
+    """Issue 20: a directory made os.read raise (EISDIR) through PID 1; a fifo could block it."""
+    import socket
+
+    path = tmp_path / "status"
+    writer = None
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+    else:
+        os.mkfifo(path)
+        if kind == "fifo-with-writer":
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            writer = os.open(path, os.O_WRONLY)
+            os.close(reader)
+    try:
+        with pytest.raises(OSError) as raised:
+            svfile.read_owned(str(path))
+        assert kind == "socket" or "not a regular file" in str(raised.value)
+    finally:
+        if writer is not None:
+            os.close(writer)
+
+
+def test_read_owned_refuses_another_uids_file_and_bounds_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "status"
+    path.write_bytes(b"x" * 1000)
+    assert svfile.read_owned(str(path), 64) == b"x" * 64
+    if os.geteuid() == 0:
+        os.chown(path, 1000, 1000)
+        with pytest.raises(OSError, match="owned by uid 1000"):
+            svfile.read_owned(str(path))
 
 
 def test_a_live_supervisor_of_this_machines_s6(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from ignity.stages import stage2
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(paths, "CMD_GATE", str(tmp_path / "no-cmd"))
     monkeypatch.setattr(status, "CMD_PREFIX", f"{tmp_path}/cmd-status.")
+    monkeypatch.setattr(status, "CMD_STARTED", str(tmp_path / "cmd-started"))
     monkeypatch.setattr(paths, "SCANDIR", str(tmp_path / "no-scandir"))  # s6-svscanctl fails: quiet
     return tmp_path
 
@@ -73,3 +74,24 @@ def test_the_gate_is_execd_with_exit_as_its_name_for_a_multicall_execline(state:
     done = subprocess.run(argv, input='echo "argv0=$0"; exit 0\n', capture_output=True, text=True, timeout=30)
     assert done.stdout == "argv0=exit\n"
     assert _statuses(state) == ["cmd-status.0"]
+
+
+def test_the_cmds_process_says_it_runs_with_every_signal_unblocked_and_closes_the_fd(state: Path):
+    """Issue 20: a signal to the group before the CMD's process ran reached the waiter alone (which
+    blocks them) and was lost. CMD_STARTED is made by the CMD's own process, unblocked, before the CMD."""
+    import signal
+
+    probe = f"ls /proc/self/fd {state}; exec grep -E '^SigBlk' /proc/self/status"
+    argv = stage2.waiter_argv(["sh", "-c", probe])
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, stage2.WAITER_BLOCKED),
+    )
+    lines = done.stdout.split()
+    assert lines[-2:] == ["SigBlk:", "0000000000000000"], done.stdout
+    fds = lines[1 : lines.index(f"{state}:")]
+    assert "9" not in fds, done.stdout  # fdclose 9: nothing of it leaks to the CMD
+    assert "cmd-started" in lines, done.stdout

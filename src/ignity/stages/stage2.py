@@ -184,9 +184,14 @@ WAITER_BLOCKED = {
 def waiter_argv(cmd: list[str], ordered: bool | None = None) -> list[str]:
     """The execline chain that runs the CMD, records its exact status, and enters stage 3.
 
-    foreground { tryexec -a exit { CMD_GATE } CMD }
+    foreground { redirfd -w 9 CMD_STARTED fdclose 9 tryexec -a exit { CMD_GATE } CMD }
     importas -u ? ? redirfd -w 2 STATE/cmd-status.$? s6-svscanctl -tb|-b SCANDIR
 
+    The CMD's own process starts with every signal unblocked (foreground spawns
+    it so) and says so first (status.CMD_STARTED): a signal sent to the group
+    before that would be pending on the waiter alone, which blocks them, and be
+    lost; so the signal handler forwards a signal, or leaves a stop to the CMD
+    (IGNITY_CMD_RECEIVE_SIGNALS), only once that file exists.
     The CMD's own process looks once more, after it exists, for a stop: every
     latch-taker makes CMD_GATE (a link to `exit`) once it has the latch, so a CMD
     process forked after that execs `exit` (status 0: it never ran) instead,
@@ -201,6 +206,7 @@ def waiter_argv(cmd: list[str], ordered: bool | None = None) -> list[str]:
     """
     return [
         tools.find("foreground"),
+        " " + tools.find("redirfd"), " -w", " 9", " " + status.CMD_STARTED, " " + tools.find("fdclose"), " 9",
         " " + tools.find("tryexec"), " -a", " exit", "  " + paths.CMD_GATE, " ",
         *(" " + word for word in cmd), "",
         tools.find("importas"), "-u", "?", "?",

@@ -72,8 +72,14 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def _settings() -> config.Config:
     """Stage 1's settings; the container's own IGNITY_* when the stop came before it wrote them."""
-    if os.path.exists(paths.CONFIG):
-        return config.load(paths.CONFIG)
+    try:
+        text = svfile.read_owned(paths.CONFIG, 1 << 16).decode("utf-8", "replace")
+        return config.from_env(dict(line.partition("=")[::2] for line in text.splitlines()))
+    except FileNotFoundError:
+        pass
+    except (OSError, IgnityError) as e:
+        log.error(PHASE, f"{paths.CONFIG}: cannot read ({getattr(e, 'strerror', None) or e}): default settings")
+        return config.Config()
     from ignity import envfile  # only on this path: a stop before stage 1 wrote them
 
     try:
@@ -183,7 +189,7 @@ class ServiceStopper:
         if self.check_at is not None and time.monotonic() >= self.check_at:
             self.check_at = None
             for pid, name in self.alive.items():
-                if not name.endswith("/log") and svfile.wanted_up(f"{paths.SCANDIR}/{name}"):
+                if not name.endswith("/log") and _wanted_up(name):
                     _signal(pid, signal.SIGTERM)  # s6-svscan's -t never reached it
                 else:
                     # `s6-svc -x`: exit once the service is down; never a signal to the service,
@@ -211,11 +217,21 @@ class ServiceStopper:
                 self.asked.add(pid)
 
 
+def _wanted_up(name: str) -> bool:
+    """svfile.wanted_up of a scan entry; True (told again) when its status file cannot be read, said in one line."""
+    path = f"{paths.SCANDIR}/{name}"
+    try:
+        return svfile.wanted_up(path)
+    except OSError as e:
+        log.info(PHASE, f"{path}/{svfile.STATUS}: cannot read ({e.strerror}): telling its supervisor to stop")
+        return True
+
+
 def _graph() -> dict[str, list[str]]:
     """The services' dependencies, read once: {} when they cannot be read (each stopped at once, then)."""
     try:
         return deps.read(paths.SERVICES)
-    except IgnityError:
+    except (IgnityError, OSError):
         return {}
 
 
@@ -225,6 +241,35 @@ def _earliest(*deadlines: float | None) -> float | None:
 
 
 def main() -> NoReturn:
+    """Stage 3; a bug of ours is one line and the container still stops: PID 1 never dies of a traceback."""
+    try:
+        _main()
+    except BaseException as e:  # PID 1 dying would kill finalize and the services mid-stop
+        log.error(PHASE, f"internal error, please report: {e!r}")
+        _last_resort()
+
+
+def _last_resort() -> NoReturn:
+    """After a bug: what is left of our tree gets TERM, then KILL after a bounded while; status 1."""
+    deadline = time.monotonic() + config.Config().kill_gracetime / 1000
+    try:
+        for p in proctree.descendants():
+            _signal(p.pid, signal.SIGTERM)
+            _signal(p.pid, signal.SIGCONT)
+        reaper = procs.Reaper()
+        while time.monotonic() < deadline:
+            _, none_left = reaper.reap()
+            if none_left:
+                break
+            reaper.wait(deadline)
+        for p in proctree.descendants():
+            _signal(p.pid, signal.SIGKILL)
+    finally:
+        sys.stdout.flush()
+        os._exit(1)
+
+
+def _main() -> NoReturn:
     t0 = time.monotonic()
     phase.write(phase.STOPPING)  # first: `ignity status` and probes answer "stopping" from now on
     for sig in IGNORED_SIGNALS:
@@ -243,16 +288,7 @@ def main() -> NoReturn:
 
     # 1. Services, the boot process or the CMD, and finalize scripts, in parallel.
     me, my_group = os.getpid(), os.getpgrp()
-    supervisors: dict[int, str] = {}
-    others: list[proctree.Proc] = []
-    for p in proctree.descendants():
-        if p.ppid != me:
-            continue
-        argv = proctree.argv(p.pid)
-        if argv[:1] == ["s6-supervise"] and len(argv) == 2:
-            supervisors[p.pid] = argv[1]
-        else:
-            others.append(p)
+    supervisors, others = _supervisors([p for p in proctree.descendants() if p.ppid == me])
     waiter = _waiter()
     for p in others:
         if p.pid == waiter and "cmd" in handled:
@@ -326,7 +362,44 @@ def main() -> NoReturn:
 def _waiter() -> int | None:
     """The CMD's waiter (the boot process, after its exec), from its announcement."""
     try:
-        with open(paths.CMD_MARK, "rb") as f:
-            return int(f.read().split()[0])
+        return int(svfile.read_owned(paths.CMD_MARK, 32).split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _scan_entries() -> set[str]:
+    """What s6-svscan supervises, from the scan directory root laid out: "NAME" and "NAME/log"."""
+    try:
+        names = [n for n in os.listdir(paths.SCANDIR) if not n.startswith(".")]
+    except OSError:
+        return set()
+    return {*names, *(f"{n}/log" for n in names if os.path.isdir(f"{paths.SCANDIR}/{n}/log"))}
+
+
+def _supervisors(children: list[proctree.Proc]) -> tuple[dict[int, str], list[proctree.Proc]]:
+    """Our children that are s6-svscan's supervisors ({pid: scan entry}), and the others.
+
+    Any uid whose process is re-parented to us can name it `s6-supervise NAME`,
+    so the argv only says which entry a supervisor claims: it must be an entry of
+    the scan directory, and the process ours (every uid of it this one: root's,
+    as root) running s6-supervise, as the kernel says. Anything else is one more
+    process of our tree, stopped as such; it never adds a file to read or a wait.
+    """
+    entries = _scan_entries()
+    uid = os.geteuid()
+    supervisors: dict[int, str] = {}
+    others: list[proctree.Proc] = []
+    for p in children:
+        argv = proctree.argv(p.pid)
+        if (
+            len(argv) == 2
+            and argv[0] == "s6-supervise"
+            and argv[1] in entries
+            and argv[1] not in supervisors.values()
+            and proctree.owned_by(p.pid, uid)
+            and os.path.basename(proctree.exe(p.pid)) == "s6-supervise"
+        ):
+            supervisors[p.pid] = argv[1]
+        else:
+            others.append(p)
+    return supervisors, others
