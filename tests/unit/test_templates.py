@@ -168,7 +168,7 @@ def awkward_ignity(tmp_path: Path) -> Iterator[str]:
 
 
 def test_every_program_the_modules_write_is_clean(tmp_path: Path, awkward_ignity: str) -> None:
-    """The programs as wrappers, restarts, health, jobs and outputs build them, every variant."""
+    """The programs as wrappers, restarts, health, jobs, outputs and runtime build them, every variant."""
     from ignity import cron, health, jobs, outputs, restarts, wrappers
 
     name = "it's a $x"
@@ -190,6 +190,25 @@ def test_every_program_the_modules_write_is_clean(tmp_path: Path, awkward_ignity
     for clean, waits in itertools.product((False, True), repeat=2):
         for close in (None, "", "3>&-"):
             programs.append(wrappers.run_script(clean, close, waits))
+    from ignity import runtime
+
+    odd = str(tmp_path / "it's here" / "x")
+    programs.append(runtime.stage0_script(f"{odd}/python3", f"{odd}/lib", f"{odd}/s6-svscan"))
+    programs.append(runtime.finish_script(f"{odd}/python3", f"{odd}/lib"))
+    programs.append(runtime.signal_script(f"{odd}/s6-svscanctl", f"{odd}/ln", f"{odd}/exit"))
     for i, text in enumerate(programs):
         # SC2016: the `$` in the service's name is meant literally.
         check_sh(tmp_path, text, f"program-{i}", exclude="SC2016")
+
+
+def test_stage0_runs_the_subreaper_program_as_shipped(tmp_path: Path) -> None:
+    """/init holds sh/stage0_subreaper.py's text as the -c program: run it, it execs /bin/sh."""
+    from ignity import runtime
+
+    init = runtime.stage0_script("/usr/bin/python3", "/x", "/usr/bin/s6-svscan")
+    assert f"\nignity_subreaper={templates.quote(templates.read('stage0_subreaper.py'))}\n" in init
+    script = tmp_path / "script"
+    script.write_text('echo "$IGNITY_STAGE0 $1"\n')
+    program = templates.read("stage0_subreaper.py")
+    done = subprocess.run(["python3", "-IS", "-c", program, str(script), "arg"], capture_output=True, text=True)
+    assert done.stdout in ("subreaper arg\n", "no-subreaper arg\n"), done.stderr
