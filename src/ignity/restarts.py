@@ -1,11 +1,9 @@
-"""Restart policies: the `restart`, `restart-delay` and `restart-limit` files, and the sh that applies them.
+"""Restart policies: the `restart`, `restart-delay`, `restart-limit` and `success-exit-codes` files.
 
-s6-supervise restarts a dead service one second after its finish; everything
-else is decided by the finish wrapper (wrappers.py) at each death, in sh, from
-numbers written into it at install time and a small tally it keeps in
-.ignity/deaths. A delay beyond s6's one second is waited out by the next run
-itself, before the service starts (`restart-wait`), so that `s6-svc -d` or the
-container's stop ends the wait at once like any run. No program stays resident.
+The finish wrapper (sh/finish.sh) applies them at each death, in sh, from numbers
+written in at install and a tally it keeps in .ignity/deaths. A delay past s6's own
+second is waited out by the next run (sh/restart-wait.sh), so a stop ends it at once.
+No program stays resident.
 """
 
 from __future__ import annotations

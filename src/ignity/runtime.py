@@ -1,17 +1,9 @@
-"""/run/ignity: the programs that lay it out before Python runs, and its layout.
+"""/run/ignity: the programs that lay it out before Python runs (sh/stage0.sh and friends), and its layout.
 
-Stage 0 (`/init`, a few lines of sh written by `ignity install`) must make
-PID 1 into s6-svscan within a millisecond or two of exec: a namespace's PID 1
-drops every signal it has no handler for, and a Python start takes tens of
-milliseconds. So the scan directory and its control programs come from a
-root-owned skeleton in the image (SKEL, copied with one `cp`), and the Python
-stages run as s6-svscan's children. Everything s6-svscan runs as root at a
-stop (`finish`, the signal handlers) is a link to a root-owned program of
-the image, never a file written at run time.
-
-Stage 1 then makes /run/ignity root's (when Ignity runs as root), whatever
-the image or a previous run left: nothing under it is writable by another
-uid, and the environment is readable by the mapped user's group only.
+/init must make PID 1 into s6-svscan within a millisecond or two: a namespace's PID 1
+drops every signal it has no handler for. So the scan directory comes from a root-owned
+skeleton in the image, and the Python stages run as s6-svscan's children. What s6-svscan
+runs as root is a link to a root-owned program of the image. More: docs/how-it-works.md.
 """
 
 from __future__ import annotations
