@@ -23,7 +23,7 @@ success=0
 svstat=/usr/bin/s6-svstat
 svc=/usr/bin/s6-svc
 mv=/bin/mv
-stopping=/run/ignity/stopping
+stopping=/run/ignity/state/stopping
 booted=0
 ignity=ignity
 # end filled
