@@ -19,7 +19,7 @@ import pytest
 
 from ignity import templates
 
-NAMES = sorted(os.listdir(templates.DIR))
+NAMES = sorted(n for n in os.listdir(templates.DIR) if os.path.isfile(os.path.join(templates.DIR, n)))
 SH = [n for n in NAMES if n.endswith(".sh")]
 FILLED = [n for n in SH if templates.START in templates.read(n)]
 AWKWARD = 'it\'s a $dollar `tick` "quote" \\back'
