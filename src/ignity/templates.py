@@ -14,7 +14,7 @@ DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sh")
 START = "# start filled"
 END = "# end filled"
 # shlex.quote's safe characters, without importing shlex (and re) at boot.
-SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-"
 
 _cache: dict[str, str] = {}
 
@@ -30,14 +30,14 @@ def read(name: str) -> str:
 
 def quote(value: str) -> str:
     """`value` as one sh word: as is when every character is safe, else single-quoted (shlex.quote's rule)."""
-    if value and all(c in SAFE for c in value):
+    if value and not value.strip(SAFE):  # every character is safe
         return value
     return "'" + value.replace("'", "'\\''") + "'"
 
 
 def quote_execline(value: str) -> str:
     """`value` as one execline word: as is when safe, else double-quoted with backslashes."""
-    if value and all(c in SAFE for c in value):
+    if value and not value.strip(SAFE):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
