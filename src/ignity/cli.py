@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ignity import __version__, log, paths, status, tools
+from ignity import __version__, log, paths, status
 from ignity.errors import IgnityError
 
 TYPE_CHECKING = False  # typing costs milliseconds at every boot; only mypy needs it
@@ -51,24 +51,53 @@ def halt(code: int) -> int:
 
 
 def _caller_wanted_down() -> bool:
-    """Whether we run in a supervised service directory whose service is wanted down."""
-    if not os.path.exists("supervise/status"):
+    """Whether we run in a supervised service directory whose service is wanted down.
+
+    Only a run-time copy under /run/ignity/services counts (a finish runs
+    there): another uid's directory could hold a fifo or a forged status.
+    The status is read as stage 3 reads it (svfile: ours, regular, bounded).
+    """
+    try:
+        cwd = os.getcwd()
+    except OSError:
         return False
-    import subprocess
+    rest = cwd[len(paths.SERVICES) + 1 :].split("/") if cwd.startswith(paths.SERVICES + "/") else []
+    if not (len(rest) == 1 or (len(rest) == 2 and rest[1] == "log")) or not all(rest):
+        return False
+    from ignity import svfile
 
     try:
-        out = subprocess.run(
-            [tools.find("s6-svstat"), "-o", "wantedup", "."], capture_output=True, text=True, check=False
-        ).stdout.strip()
+        return not svfile.wanted_up(cwd)
     except (OSError, IgnityError):
         return False
-    return out == "false"
 
 
 def _code(text: str) -> int:
     if not text.isdigit() or int(text) > 255:
         raise argparse.ArgumentTypeError(f"{text!r} is not an exit status (0-255)")
     return int(text)
+
+
+# The docs page of each command, named at the end of its --help (docs/*.md, also the site mkdocs builds).
+DOCS = {
+    "ignity": "reference.md",
+    "install": "getting-started.md",
+    "check": "operating.md",
+    "status": "operating.md",
+    "start": "operating.md",
+    "stop": "operating.md",
+    "restart": "operating.md",
+    "signal": "operating.md",
+    "halt": "services.md",
+    "migrate": "from-s6-overlay.md",
+    "logs": "operating.md",
+    "reload": "operating.md",
+}
+
+
+def epilog(command: str) -> str:
+    """The last line of `ignity COMMAND --help`: the docs page that says more."""
+    return f"Docs: docs/{DOCS[command]} (in Ignity's source, and a page of its docs site)."
 
 
 # Commands that parse their own options, one line each: name -> help.
@@ -99,31 +128,39 @@ def _count(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    parser = argparse.ArgumentParser(prog="ignity", description="Process supervision for containers, on s6.")
+    parser = argparse.ArgumentParser(
+        prog="ignity", description="Process supervision for containers, on s6.", epilog=epilog("ignity")
+    )
     parser.add_argument("--version", action="version", version=f"ignity {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_install = sub.add_parser("install", help="lay out /init and the helpers in this image")
+    p_install = sub.add_parser("install", help="lay out /init and the helpers in this image", epilog=epilog("install"))
     p_install.add_argument("--root", default="", help="install under this directory instead of /")
     p_install.add_argument("--python", default=None, help="interpreter for /init (default: this one)")
-    p_check = sub.add_parser("check", help="validate /etc/ignity without running anything")
+    p_check = sub.add_parser("check", help="validate /etc/ignity without running anything", epilog=epilog("check"))
     p_check.add_argument("--root", default="", help="check the tree under this directory instead of /")
     p_check.add_argument("--json", action="store_true", help='print {"errors": [...], "warnings": [...]}')
     for name, what in OWN_PARSER_HELP.items():
         sub.add_parser(name, help=what, add_help=False)
-    p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)")
+    p_halt = sub.add_parser("halt", help="stop the container with exit status CODE (default 0)", epilog=epilog("halt"))
     p_halt.add_argument("code", nargs="?", type=_code, default=0)
-    p_migrate = sub.add_parser("migrate", help="write /etc/ignity from an s6-overlay or supervisord setup")
+    p_migrate = sub.add_parser(
+        "migrate", help="write /etc/ignity from an s6-overlay or supervisord setup", epilog=epilog("migrate")
+    )
     p_migrate.add_argument("--from", dest="source", required=True, choices=("s6-overlay", "supervisord"))
     p_migrate.add_argument("file", nargs="?", default=None, help="supervisord: the supervisord.conf")
     p_migrate.add_argument("--root", default="", help="the image's root directory (default /)")
     p_migrate.add_argument("--dry-run", action="store_true", help="show the plan and the report, write nothing")
     p_migrate.add_argument("--force", action="store_true", help="replace files already in /etc/ignity")
-    # logs and reload (README "Logs and reload")
-    p_logs = sub.add_parser("logs", help="the last lines services wrote (stdout |, stderr !); -f follows")
+    # logs and reload (docs/operating.md)
+    p_logs = sub.add_parser(
+        "logs", help="the last lines services wrote (stdout |, stderr !); -f follows", epilog=epilog("logs")
+    )
     p_logs.add_argument("-f", "--follow", action="store_true", help="then print new lines as they come")
     p_logs.add_argument("-n", "--lines", type=_count, default=None, metavar="N", help="the last N lines a service")
     p_logs.add_argument("names", nargs="*", metavar="NAME")
-    sub.add_parser("reload", help="apply the changes made to /etc/ignity/services since the boot")
+    sub.add_parser(
+        "reload", help="apply the changes made to /etc/ignity/services since the boot", epilog=epilog("reload")
+    )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in OWN_PARSER_HELP:  # commands with their own options: ignity status --help
         sys.exit(_own_parser(argv[0], argv[1:]))

@@ -34,7 +34,7 @@ KNOWN: dict[str, tuple[int | str, str]] = {
 }
 
 # How a service without its own log/ reaches the container's stdout/stderr
-# (README "Service output"); also the accepted content of a service's output-mode file.
+# (docs/output.md); also the accepted content of a service's output-mode file.
 OUTPUT_MODES = ("raw", "prefixed", "json")
 
 

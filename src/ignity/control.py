@@ -323,7 +323,9 @@ def parser(command: str) -> argparse.ArgumentParser:
         "restart": "Stop, then start services; return once up again (ready where they notify).",
         "signal": "Send a signal to running services (e.g. ignity signal HUP nginx).",
     }[command]
-    p = argparse.ArgumentParser(prog=f"ignity {command}", description=what)
+    from ignity.cli import epilog
+
+    p = argparse.ArgumentParser(prog=f"ignity {command}", description=what, epilog=epilog(command))
     if command == "signal":
         p.add_argument("signal", metavar="SIG", help=", ".join(SIGNALS))
     p.add_argument("names", nargs="+", metavar="NAME")

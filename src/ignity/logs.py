@@ -1,6 +1,6 @@
 """`ignity logs [-f] [-n N] [NAME...]`: the last lines services wrote, stdout and stderr marked.
 
-Where the lines come from (README "Logs and reload"):
+Where the lines come from (docs/operating.md):
 
 - a service in `prefixed` or `json` mode: the ring its generated logger
   keeps (outputs.py), `log/ring/stdout` and `log/ring/stderr` of its run-time

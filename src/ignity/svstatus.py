@@ -644,8 +644,11 @@ def _milliseconds(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     import argparse
 
+    from ignity.cli import epilog
+
     p = argparse.ArgumentParser(
         prog="ignity status",
+        epilog=epilog("status"),
         description="Show the container's phase and every service. Exit 0 when the boot is complete and "
         "every service is in order (up, and ready where it notifies; or stopped on purpose); 1 when one is "
         "not; 3 while the container starts; 4 once it stops; 111 outside a running Ignity container.",

@@ -1,4 +1,4 @@
-"""The suite's images, built the way the README tells image authors to.
+"""The suite's images, built the way docs/getting-started.md tells image authors to.
 
 - The bases: Debian rootfs built by scripts/rootfs (Debian 11, 12 and 13;
   `full` = s6, execline, python3, no pip, as the PID 1 harness's; `minimal` =

@@ -1,10 +1,10 @@
-"""The README's tested-on table, made from what the e2e suite runs.
+"""The tested-on table of docs/how-it-works.md, made from what the e2e suite runs.
 
 The rows are the (engine, base) pairs tests/e2e/test_bases.py is parametrised
 over (its `engines` and `bases` marks, the wheel test's included); the
 versions are read from each base's rootfs (its dpkg status: Python, s6,
 execline, pip) and from the host (the engines' packages). test_matrix.py
-fails when README.md's table is not this one; to update it:
+fails when that page's table is not this one; to update it:
 
     .venv/bin/python -m tests.e2e.matrix --write     # as root (reads the cached rootfs)
 """
@@ -16,12 +16,13 @@ import sys
 
 import pytest
 
+from tests import docs
 from tests.e2e import test_bases
 from tests.e2e.images import BASES, Base, packages, python_version, upstream
-from tests.e2e.podman import REPO
 
 BEGIN = "<!-- tested-on: made by `python -m tests.e2e.matrix --write` from tests/e2e/test_bases.py -->"
 END = "<!-- /tested-on -->"
+PAGE = docs.path("how-it-works")
 ENGINE_PACKAGES = {"podman": "podman", "docker": "docker.io"}
 PYTHON_KIND = {"full": "python3", "minimal": "python3-minimal only", "pip": "python3 + python3-pip"}
 
@@ -97,10 +98,10 @@ def readme_block(text: str) -> str | None:
 def main(argv: list[str]) -> int:
     made = table()
     if argv[1:] == ["--write"]:
-        readme = REPO / "README.md"
+        readme = PAGE
         text = readme.read_text()
         if readme_block(text) is None:
-            print(f"README.md has no {BEGIN} ... {END} block", file=sys.stderr)
+            print(f"{PAGE} has no {BEGIN} ... {END} block", file=sys.stderr)
             return 1
         start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
         readme.write_text(text[:start] + "\n" + made + "\n" + text[end:])

@@ -57,7 +57,7 @@ class Engine:
 
     # -- where the engines differ (overridden) ------------------------------
     def tmpfs_run_ignity(self, user: str | None = None) -> list[str]:
-        """The README's `--tmpfs /run/ignity` option for this engine, as root or as `user` (UID:GID)."""
+        """docs/users.md's `--tmpfs /run/ignity` option for this engine, as root or as `user` (UID:GID)."""
         raise NotImplementedError
 
     def exists(self, kind: str, name: str) -> bool:

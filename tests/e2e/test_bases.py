@@ -1,4 +1,4 @@
-"""The core of Ignity on every base the README lists: Debian 11, 12 and 13, with the
+"""The core of Ignity on every base the docs list: Debian 11, 12 and 13, with the
 full python3 and with python3-minimal only, on Podman and on Docker.
 
 Each base brings its own Python (3.9, 3.11, 3.13), s6 (2.10, 2.11, 2.13) and

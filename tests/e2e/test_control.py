@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
+from tests import docs
 from tests.e2e.images import Images
 from tests.e2e.podman import Attached
 from tests.tree import Tree
@@ -105,19 +105,16 @@ def c_tmpfs(images: Images) -> list[str]:
     return images.engine.tmpfs_run_ignity("1000:1000")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_healthcheck() -> str:
-    section = README.read_text().split("## Operating a running container", 1)[1]
+def docs_healthcheck() -> str:
+    section = docs.page("operating")
     return section.split("```dockerfile\n", 1)[1].split("\n", 1)[0]
 
 
 @pytest.mark.engines("docker")  # Podman keeps HEALTHCHECK only in --format docker images
-def test_the_readmes_healthcheck_under_docker(images: Images, run: Callable[..., Attached], tree: Tree):
+def test_the_docs_healthcheck_under_docker(images: Images, run: Callable[..., Attached], tree: Tree):
     tree.init("10-slow", "mkfifo /tmp/go; echo init waiting; read x < /tmp/go")
     tree.service("web", "echo web up; exec sleep 1000")
-    line = readme_healthcheck()
+    line = docs_healthcheck()
     assert line.startswith("HEALTHCHECK ") and line.endswith('CMD ["ignity", "status"]')
     c = run(images.build(tree.root, steps=[line]), options=["--health-interval", "1s"])
     c.wait_for("init waiting")

@@ -1,10 +1,10 @@
-"""The README's `docker run` and `podman run` lines, run as they are written, on the engine
+"""The docs' `docker run` and `podman run` lines, run as they are written, on the engine
 each names: the tmpfs on /run/ignity (Docker's needs `exec`), `--read-only`, `--user`,
 `--init` (tini as docker-init on Docker, catatonit on Podman: Ignity is then PID 2).
 
-Each line is read from README.md's ```sh blocks (every `docker run`/`podman run`
+Each line is read from the ```sh blocks of README.md and docs/*.md (every `docker run`/`podman run`
 line that runs `my-image`), split as a shell would, and run with `my-image`
-replaced by an image prepared as the README says (`RUN preboot` for user
+replaced by an image prepared as the docs say (`RUN preboot` for user
 1000); the suite's own defaults (`--network none`, `--pull never`, a label)
 come first. A line added to those blocks is tested without more ado; a line
 that does not work fails here.
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import docs
 from tests.e2e.images import Images, base_image
-from tests.e2e.podman import REPO, Engine
+from tests.e2e.podman import Engine
 from tests.tree import Tree
 
 WITH_ENV = "#!/usr/bin/with-env sh"
@@ -45,26 +46,29 @@ class Line:
         return self.options[self.options.index("--user") + 1] if "--user" in self.options else None
 
 
-def readme_lines() -> list[Line]:
-    """Every `ENGINE run ... my-image` line of README.md's sh blocks."""
+def docs_lines() -> list[Line]:
+    """Every `ENGINE run ... my-image` line of the sh blocks of README.md and docs/*.md."""
     found = []
-    in_sh = False
-    for raw in (REPO / "README.md").read_text().splitlines():
-        if raw.startswith("```"):
-            in_sh = raw.strip() == "```sh"
-            continue
-        words = shlex.split(raw, comments=True) if in_sh else []
+    sh = [raw for name in docs.names() for block in docs.blocks(docs.page(name), "sh") for raw in block.splitlines()]
+    for raw in sh:
+        words = shlex.split(raw, comments=True)
         if words[:2] in (["docker", "run"], ["podman", "run"]) and words[-1:] == [IMAGE]:
             found.append(Line(raw, words[0], tuple(words[2:-1])))
     return found
 
 
-LINES = readme_lines()
+LINES = docs_lines()
+# docs/users.md's non-root image: its ENV and RUN preboot lines (the rest is what every test image has).
+PREBOOT_STEPS = [
+    line.split(" #", 1)[0].rstrip()
+    for line in docs.blocks(docs.page("users"), "Dockerfile")[0].splitlines()
+    if line.startswith(("ENV USER=", "RUN preboot"))
+]
 # scripts/test --fast (IGNITY_E2E_FAST=1): Podman's lines only, no dockerd to start.
 RUN_LINES = [x for x in LINES if x.engine == "podman"] if os.environ.get("IGNITY_E2E_FAST") == "1" else LINES
 
 
-def test_the_readme_has_the_lines_each_engine_needs():
+def test_the_docs_have_the_lines_each_engine_needs():
     """So that the parametrised test below cannot pass by finding nothing."""
     by_engine = {(x.engine, "--init" in x.options, "--read-only" in x.options) for x in LINES}
     for engine in ("docker", "podman"):
@@ -92,7 +96,7 @@ def prepared(
             tree.init("10-init", 'echo "init as $(id -u) FROM_FILE=$FROM_FILE"', shebang=WITH_ENV)
             tree.service("svc", "trap 'echo svc stopping; exit 0' TERM\necho \"svc up as $(id -u)\"; sleep 1000 & wait")
             tree.finalize("10-fin", 'echo "finalize as $(id -u)"')
-            steps = ["ENV USER=app USERMAP_UID=1000 USERMAP_GID=1000", "RUN preboot"]
+            steps = PREBOOT_STEPS
             built[name] = (engine, images.build(tree.root, steps))
         return built[name]
 
@@ -115,7 +119,7 @@ def _pid1(line: Line) -> str:
 
 
 @pytest.mark.parametrize("line", RUN_LINES, ids=[x.id for x in RUN_LINES])
-def test_readme_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
+def test_docs_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
     engine, image = prepared(line.engine)
     c = engine.start(image, CMD, line.options)
     try:
@@ -130,7 +134,7 @@ def test_readme_line_runs_the_whole_lifecycle(line: Line, prepared: Callable[[st
 
 
 @pytest.mark.parametrize("line", RUN_LINES, ids=[x.id for x in RUN_LINES])
-def test_readme_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
+def test_docs_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[Engine, str]]):
     """`ENGINE stop` on the line's container: the services stop, finalize runs, status 0."""
     engine, image = prepared(line.engine)
     c = engine.start(image, (), line.options)
@@ -144,8 +148,8 @@ def test_readme_line_stops_cleanly(line: Line, prepared: Callable[[str], tuple[E
 
 
 @pytest.mark.docker_only
-def test_docker_tmpfs_without_exec_is_why_the_readme_says_exec(prepared: Callable[[str], tuple[Engine, str]]):
-    """What the README's Docker line guards against (issue #15): Docker mounts --tmpfs noexec, and
+def test_docker_tmpfs_without_exec_is_why_the_docs_say_exec(prepared: Callable[[str], tuple[Engine, str]]):
+    """What the docs' Docker line guards against (issue #15): Docker mounts --tmpfs noexec, and
     what Ignity runs from /run/ignity (the copies of init scripts and services) could not start:
     the boot says so in one line with the options to use, and nothing starts (issue #11)."""
     engine, image = prepared("docker")

@@ -49,7 +49,7 @@ def test_jobs_run_at_their_times_and_stop_with_the_container(
     nxt = c.exec("cat", f"{S}/tick/.ignity/job", check=True).stdout.split()[3]
     assert abs(int(nxt) / 1000 - time.time()) < 5, nxt
     c.stop(grace=10)
-    assert c.wait() == 0, c.output  # no CMD: a stop is status 0 (README, Exit status)
+    assert c.wait() == 0, c.output  # no CMD: a stop is status 0 (docs/reference.md, Exit status)
     assert "stopme cleaned" in c.lines and "finalize ran" in c.lines, c.output
     assert time.monotonic() - started < 60
 

@@ -1,4 +1,4 @@
-"""The README's tested-on table is the matrix tests/e2e/test_bases.py runs (tests/e2e/matrix.py)."""
+"""The tested-on table of docs/how-it-works.md is the matrix tests/e2e/test_bases.py runs (tests/e2e/matrix.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import os
 import pytest
 
 from tests.e2e import matrix
-from tests.e2e.podman import REPO
 
 
-def test_readme_tested_on_table_is_what_the_suite_runs():
+def test_the_docs_tested_on_table_is_what_the_suite_runs():
     if os.geteuid() != 0:
         pytest.fail("needs root (the versions are read from the cached rootfs, built as root)")
-    block = matrix.readme_block((REPO / "README.md").read_text())
-    assert block is not None, f"README.md has no {matrix.BEGIN} block"
+    block = matrix.readme_block(matrix.PAGE.read_text())
+    assert block is not None, f"{matrix.PAGE} has no {matrix.BEGIN} block"
     made = matrix.table()
     assert block == made, (
-        "README.md's tested-on table differs from the suite's matrix; "
+        f"{matrix.PAGE}'s tested-on table differs from the suite's matrix; "
         f"run `.venv/bin/python -m tests.e2e.matrix --write`:\n{made}"
     )
 

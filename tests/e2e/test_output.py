@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests import docs
 from tests.e2e.images import Images
 from tests.e2e.podman import RUN_DEFAULTS, Attached, Podman
 from tests.tree import Tree
@@ -106,9 +106,9 @@ def test_raw_is_the_default_and_leaves_lines_as_written(podman: Podman, image: s
     assert [line for line in out if line.startswith("web out ")] == [f"web out {i} {PAD}" for i in range(LINES)]
 
 
-def test_readme_service_output_section_matches():
-    # The README's json example line is what the formatter writes (key order, time format).
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_docs_service_output_page_matches():
+    # docs/output.md's json example line is what the formatter writes (key order, time format).
+    text = docs.page("output")
     example = re.search(r'`(\{"time": [^`]+\})`', text)
     assert example is not None
     obj = json.loads(example.group(1))

@@ -88,7 +88,7 @@ def test_image_from_the_wheel_runs_the_lifecycle(images: Images, run: Callable[.
 
 
 def test_install_from_a_directory_python_does_not_search(images: Images, run: Callable[..., Attached], tree: Tree):
-    """What the README says for Alpine, whose python3 does not search /usr/lib/python3/dist-packages:
+    """What docs/getting-started.md says for Alpine, whose python3 does not search /usr/lib/python3/dist-packages:
     with PYTHONPATH at install time, /init and the helpers carry the package's path themselves."""
     _lifecycle(tree)
     move = (

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import docs
 from tests.e2e.images import Images
 from tests.e2e.podman import Attached, Podman
 from tests.tree import Tree
 
 SECRET = "e2e-Secret-\u00e9-8a1f0c"
 WITH_ENV = "#!/usr/bin/with-env sh"
+# docs/env.md's two Podman commands: create the secret, run with it.
+DOCS_LINES = next(b for b in docs.blocks(docs.page("env"), "") if b.startswith("podman secret create")).splitlines()
 # Each process says whether it has the value, without printing it.
 CHECK = '[ "$DB_PASSWORD" = "$(cat /run/secrets/db_password)" ] && echo "{who} has it" || echo "{who} lacks it"; ' \
         '[ -z "${{FILE__DB_PASSWORD+set}}" ] && echo "{who} no FILE__"'  # fmt: skip
@@ -27,10 +31,10 @@ def _end(follow: Attached) -> None:
 
 @pytest.fixture
 def secret(podman: Podman, tmp_path: Path) -> Iterator[str]:
-    """The README's commands: `podman secret create db_password ./db_password.txt`."""
+    """docs/env.md's first command: `podman secret create db_password ./db_password.txt`."""
     (tmp_path / "db_password.txt").write_text(SECRET + "\n")
     podman("secret", "rm", "db_password", check=False)
-    done = subprocess.run(["podman", "secret", "create", "db_password", "./db_password.txt"],
+    done = subprocess.run(shlex.split(DOCS_LINES[0]),
                           cwd=tmp_path, env=podman.env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     yield "db_password"
@@ -60,9 +64,10 @@ def _everyone_has_it(c: Attached) -> None:
 def test_file_variable_from_a_podman_secret(images: Images, run: Callable[..., Attached], tree: Tree, secret: str):
     _tree(tree)
     image = images.build(tree.root)
-    # The README's `podman run --secret db_password -e FILE__DB_PASSWORD=/run/secrets/db_password IMAGE`.
-    c = run(image, *_cmd(), options=["--secret", secret, "-e", "FILE__DB_PASSWORD=/run/secrets/db_password",
-                                     "-e", "IGNITY_VERBOSITY=2"])  # fmt: skip
+    # docs/env.md's `podman run --secret db_password -e FILE__DB_PASSWORD=/run/secrets/db_password IMAGE`.
+    words = shlex.split(DOCS_LINES[1])
+    assert words[:2] == ["podman", "run"] and words[-1] == "IMAGE" and secret in words, words
+    c = run(image, *_cmd(), options=[*words[2:-1], "-e", "IGNITY_VERBOSITY=2"])
     _everyone_has_it(c)
 
 

@@ -326,7 +326,7 @@ def _nsenter(c: Container, uid: int, gid: int, script: str) -> int:
 GID0_HOLE = pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="arbitrary uid with gid 0: /run/ignity is the image's (root:0, 0775, as the README says) and stays "
+    reason="arbitrary uid with gid 0: /run/ignity is the image's (root:0, 0775, as docs/users.md says) and stays "
     "group-writable, so any other uid of group 0 renames Ignity's directories and puts its own in their "
     "place: with-env then loads its PATH, the signal handler sources its config, as Ignity's uid",
 )

@@ -16,7 +16,7 @@ from tests.tree import Tree, wait_up
 OUTER = {
     "tini": ("/usr/bin/tini", ["--", "/init"]),
     # dumb-init signals its child's whole process group by default: s6-supervise would then
-    # stop its logger at once. --single-child gives the signal to /init alone (README).
+    # stop its logger at once. --single-child gives the signal to /init alone (docs/deploying.md).
     "dumb-init": ("/usr/bin/dumb-init", ["--single-child", "/init"]),
 }
 

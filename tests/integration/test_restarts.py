@@ -1,4 +1,4 @@
-"""Restart policies (README "Restart policies"), with /init as a real PID 1.
+"""Restart policies (docs/restarts.md), with /init as a real PID 1.
 
 A service notes each start as "NAME start NANOSECONDS" in /out/events; the
 tests wait for the lines Ignity tells on the container's stderr (events),

@@ -68,7 +68,7 @@ def _cmd_status_recorded(pid: int, timeout: float = 20) -> None:
     raise AssertionError(f"the CMD's status was not recorded within {timeout} s")
 
 
-# The status table of the README ("Exit status"), each row booted.
+# The status table of docs/reference.md ("Exit status"), each row booted.
 STATUS_TABLE = [
     ("cmd exits 3", [], "sh -c 'exit 3'", None, 3),
     ("cmd killed by SIGKILL", [], "sh -c 'kill -9 $$'", None, 137),
@@ -96,7 +96,7 @@ def test_status_table(boot, tree: Tree, what: str, extras: list[str], cmd: str, 
         tree.init("10-fails", "exit 4")
     if "stopper" in extras:
         tree.service("stopper", "s6-svscanctl -t /run/ignity/services-state; exec sleep 1000")
-    if "jvm" in extras:  # exits 143 on SIGTERM, as a JVM does; the README's finish idiom
+    if "jvm" in extras:  # exits 143 on SIGTERM, as a JVM does; docs/services.md's finish idiom
         tree.service(
             "jvm", "trap 'exit 143' TERM; while :; do sleep 0.05; done", finish='#!/bin/sh\nexec ignity halt "$1"\n'
         )

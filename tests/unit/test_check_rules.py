@@ -25,6 +25,7 @@ if SRC not in sys.path:
 from ignity import check  # noqa: E402
 from ignity.check import report, root  # noqa: E402
 from ignity.errors import IgnityError  # noqa: E402
+from tests import docs  # noqa: E402
 from tests.unit.test_check import ETC, Image, clean, no_hang, only, summary  # noqa: E402
 
 SERVICES = f"{ETC}/services"
@@ -504,11 +505,10 @@ def test_s6_variables_in_the_environment(image: Image) -> None:
     assert problems[1].fix.startswith("use IGNITY_VERBOSITY")
 
 
-def test_every_variable_of_the_readme_is_mapped() -> None:
+def test_every_variable_of_the_docs_is_mapped() -> None:
     from ignity.check import migration
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Coming from s6-overlay", 1)[1].split("\n## ", 1)[0]
+    section = docs.page("from-s6-overlay")
     for name in migration.VARIABLES:
         if name != "S6_KILL_FINALIZE_MAXTIME":  # the brief's name for S6_KILL_FINISH_MAXTIME
             assert f"`{name}`" in section, name
@@ -600,7 +600,7 @@ def test_at_boot_reads_skip_perms_itself(
     assert (f"{ETC}/perms/20-app:1" in capfd.readouterr().err) is not skipped
 
 
-# --- restart policies and down-signal (README "Restart policies") -------------------------------
+# --- restart policies and down-signal (docs/restarts.md) -------------------------------
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ if SRC not in sys.path:
 
 from ignity import cron, jobs, wrappers  # noqa: E402
 from ignity.errors import IgnityError  # noqa: E402
+from tests import docs  # noqa: E402
 from tests.unit.test_check import ETC, Image, clean, only  # noqa: E402
 
 SERVICES = f"{ETC}/services"
@@ -292,19 +293,17 @@ def test_a_clock_step_back_never_fires_a_slot_twice(tmp_path: Path) -> None:
         loop.stop()
 
 
-def test_the_readme_examples_are_valid(tmp_path: Path) -> None:
-    """Every schedule of the README's "Scheduled jobs" section parses, and its example directory checks clean."""
-    readme = (Path(SRC).parent / "README.md").read_text()
-    section = readme.split("## Scheduled jobs\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_examples_are_valid(tmp_path: Path) -> None:
+    """Every schedule of docs/jobs.md parses, and its example directory checks clean."""
+    section = docs.page("jobs")
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     schedules = [cell.strip("`") for row in rows for cell in row.split(" | ")[0][2:].split("` `")]
     assert "30 2 * * *" in schedules and "@every 1h30m" in schedules and len(schedules) >= 12, schedules
     for text in schedules:
         cron.parse(text, check_zone=False)
+    directory, files = docs.tree(docs.blocks(section, "")[0])  # the page's example job
+    assert directory == "/etc/ignity/services/backup/" and files["schedule"] == "30 2 * * *\n", files
     image = clean(tmp_path / "root")
-    image.script("services/backup/run", "exec s6-setuidgid app /usr/local/bin/backup --to /data/backups",
-                 shebang="#!/usr/bin/with-env sh")  # fmt: skip
-    image.file("services/backup/schedule", "30 2 * * *\n")
-    image.file("services/backup/timeout", "3600000\n")
-    image.file("services/backup/concurrency", "forbid\n")
+    for name, content in files.items():
+        image.file(f"services/backup/{name}", content, mode=0o755 if name == "run" else 0o644)
     assert image.problems() == []

@@ -24,6 +24,7 @@ if SRC not in sys.path:
 from ignity import check  # noqa: E402
 from ignity.errors import IgnityError  # noqa: E402
 from ignity.migrate import shell, supervisord  # noqa: E402
+from tests import docs  # noqa: E402
 from tests.unit.test_migrate_s6overlay import Tree  # noqa: E402
 
 HEAD = "[supervisord]\nnodaemon=true\n\n"
@@ -414,20 +415,17 @@ def _same_as_supervisord(tmp_path: Path) -> None:
     assert 'ODD=a "b" $HOME `id`; c' in got and "HOME_TOO=/root/x" in got and "SUPERVISOR_PROCESS_NAME=env_1" in got
 
 
-# --- the README's examples ------------------------------------------------------------------------
-
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+# --- the docs' examples (docs/from-supervisord.md, docs/from-s6-overlay.md) ---------------------------
 
 
-def _block(section: str, language: str, index: int = 0) -> str:
-    text = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    return text.split(f"```{language}\n")[index + 1].split("```", 1)[0]
+def _block(page: str, language: str, index: int = 0) -> str:
+    return docs.blocks(docs.page(page), language)[index]
 
 
-def test_readme_supervisord_example(conf: Conf) -> None:
-    program = _block("Coming from supervisord", "ini")
+def test_docs_supervisord_example(conf: Conf) -> None:
+    program = _block("from-supervisord", "ini")
     _report, files = conf.convert("[include]\nfiles = conf.d/*.conf\n", **{"conf.d/worker.conf": program})
-    assert files["worker_1/run"] == _block("Coming from supervisord", "sh")
+    assert files["worker_1/run"] == _block("from-supervisord", "sh")
     assert sorted({k.split("/")[0] for k in files}) == ["worker_0", "worker_1"]
     described = {
         "restart": "on-failure",
@@ -439,10 +437,10 @@ def test_readme_supervisord_example(conf: Conf) -> None:
     }
     for name, content in described.items():
         assert files[f"worker_0/{name}"] == content + "\n"
-        assert f"`{name}` (`{content}`)" in README.split("## Coming from supervisord", 1)[1]
+        assert f"`{name}` (`{content}`)" in docs.page("from-supervisord")
 
 
-def test_readme_s6_overlay_report(tmp_path: Path) -> None:
+def test_docs_s6_overlay_report(tmp_path: Path) -> None:
     from tests.unit.test_migrate_s6overlay import linuxserver
 
     tree = Tree(tmp_path / "root")
@@ -453,9 +451,7 @@ def test_readme_s6_overlay_report(tmp_path: Path) -> None:
     tree.script("etc/services.d/nginx/run", "exec sleep 100")
     tree.script("etc/services.d/nginx/log/run", "exec logutil-service /var/log/nginx")
     report, _ = tree.convert()
-    shown = _block("Coming from s6-overlay", "text")
+    shown = _block("from-s6-overlay", "text")
     for line in shown.split("\n")[1:]:
         assert line in report.split("\n"), line
-    assert (
-        _block("Coming from s6-overlay", "dockerfile").strip() == "RUN ignity migrate --from s6-overlay && ignity check"
-    )
+    assert _block("from-s6-overlay", "dockerfile").strip() == "RUN ignity migrate --from s6-overlay && ignity check"

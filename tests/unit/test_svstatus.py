@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ignity import jobs, phase, svstatus
+from tests import docs
 
 UP = "up (pid 9) 5 seconds"
 UP_READY = "up (pid 9) 5 seconds, ready 4 seconds"
@@ -172,24 +173,20 @@ def test_phase_write_replaces_a_link_and_never_follows_it(tmp_path: Path):
     assert not (tmp_path / "phase").is_symlink() and phase.read(str(tmp_path / "phase")) == ("running", "")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def test_the_readmes_status_table_is_what_the_command_prints(tmp_path: Path):
+def test_the_docs_status_table_is_what_the_command_prints(tmp_path: Path):
     api = make(tmp_path, "up (pid 23) 0 seconds, ready 0 seconds", name="api", notification_fd="3\n")
     clock = make(tmp_path, "down (signal SIGTERM) 4 seconds, normally up, want down, ready 4 seconds",
                  name="clock", _ignity_operator="stopped\n")  # fmt: skip
     api.deaths, clock.deaths = 0, 1
-    assert "```\n" + svstatus.table([api, clock]) + "```\n" in README.read_text()
+    assert "```\n" + svstatus.table([api, clock]) + "```\n" in docs.page("operating")
 
 
-def test_the_readmes_probe_lines_are_the_examples():
-    """The README's probes are those of examples/ (which the e2e suite runs)."""
-    readme = README.read_text()
-    section = readme[readme.index("## Operating a running container") :]
+def test_the_docs_probe_lines_are_the_examples():
+    """docs/operating.md's probes are those of examples/ (which the e2e suite runs)."""
+    section = docs.page("operating")
     yaml = section[section.index("```yaml\n") + 8 :]
     yaml = yaml[: yaml.index("```")]
-    manifest = (README.parent / "examples" / "kubernetes.yaml").read_text()
+    manifest = (docs.REPO / "examples" / "kubernetes.yaml").read_text()
     for block in ("startupProbe:", "readinessProbe:", "livenessProbe:"):
         lines = yaml[yaml.index(block) :].split("\n")
         lines = [lines[0].split("#")[0].rstrip(), *[x for x in lines[1:] if x.startswith("  ")][:4]]
@@ -199,8 +196,8 @@ def test_the_readmes_probe_lines_are_the_examples():
         got = manifest[at:].split("\n")[: len(wanted)]
         assert [g.removeprefix(indent) if i else g for i, g in enumerate(got)] == wanted, block
     dockerfile = section[section.index("```dockerfile\n") + 14 :].split("\n")[0]
-    assert dockerfile in (README.parent / "examples" / "Containerfile").read_text()
-    assert 'test: ["CMD", "ignity", "status"]' in (README.parent / "examples" / "compose.yaml").read_text()
+    assert dockerfile in (docs.REPO / "examples" / "Containerfile").read_text()
+    assert 'test: ["CMD", "ignity", "status"]' in (docs.REPO / "examples" / "compose.yaml").read_text()
 
 
 def test_a_supervisor_that_has_not_written_its_first_status_is_read_again(tmp_path: Path, monkeypatch):

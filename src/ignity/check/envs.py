@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ignity.check.context import Context
 
 ENVIRONMENT = "environment"
-ENV_FIX = "each line is NAME=VALUE, blank or a # comment (README: Env file format)"
+ENV_FIX = "each line is NAME=VALUE, blank or a # comment (docs/env.md)"
 MAX_DATA = 1 << 30
 
 
@@ -128,7 +128,7 @@ def setting(ctx: Context, name: str, value: str, path: str, line: int | None) ->
             path,
             line,
             f"unknown variable {name}: Ignity ignores it",
-            f"did you mean {close}?" if close else "remove it (known: README, Settings)",
+            f"did you mean {close}?" if close else "remove it (known: docs/reference.md, Settings)",
         )
         return
     try:

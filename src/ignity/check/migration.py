@@ -5,7 +5,7 @@ unported image still has (services.d, cont-init.d, s6-rc.d...) checked as if
 moved: warnings there, since Ignity does not run them. In /etc/ignity, a
 program only s6-overlay brings is an error (the script fails at run time), an
 s6-rc oneshot or bundle is named as one, a quoted env value is a warning.
-README "Coming from s6-overlay" is the long form; `ignity migrate` converts.
+docs/from-s6-overlay.md is the long form; `ignity migrate` converts.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ RC_FIX = (
     "longruns become /etc/ignity/services/NAME (run, finish, dependencies.d as is); "
     "oneshots become /etc/ignity/init scripts (their up command); bundles have no equivalent"
 )
-OVERLAY_FIX = "Ignity reads only /etc/ignity: move what the image needs there (README: Coming from s6-overlay)"
+OVERLAY_FIX = "Ignity reads only /etc/ignity: move what the image needs there (docs/from-s6-overlay.md)"
 MIGRATE = "`ignity migrate --from s6-overlay` converts them (then remove them), or "
 
 HALT = "to end the container from a finish script, run `ignity halt CODE`"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # perms files are checked with the placeholders of the default account.
 PERMS_VARIABLES = {"USERMAP_UID": "0", "USERMAP_GID": "0"}
-PERMS_FIX = "each line is 'PATH UID:GID FMODE DMODE' or 'PATH RECURSE ACCOUNT FMODE DMODE' (README: perms)"
+PERMS_FIX = "each line is 'PATH UID:GID FMODE DMODE' or 'PATH RECURSE ACCOUNT FMODE DMODE' (docs/users.md)"
 UINT_MAX = 2**32 - 1
 ACCOUNT_FIX = "create it in the image (useradd/groupadd, or USER with USERMAP_UID/USERMAP_GID), or use a number"
 
