@@ -3,7 +3,7 @@
 /init must make PID 1 into s6-svscan within a millisecond or two: a namespace's PID 1
 drops every signal it has no handler for. So the scan directory comes from a root-owned
 skeleton in the image, and the Python stages run as s6-svscan's children. What s6-svscan
-runs as root is a link to a root-owned program of the image. More: docs/how-it-works.md.
+runs as root is a link to a root-owned program of the image. docs/how-it-works.md ("Stage 0").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It starts deaf to stop signals (sh/svscan-finish.sh) and signals only processes of
 its own tree (proctree). Every wait ends when its condition holds; grace times are
-upper bounds. How it is entered: docs/how-it-works.md ("Stage 3").
+upper bounds. When it is entered: docs/how-it-works.md ("The lifecycle").
 
 1. In parallel, each with an upper bound:
    - finalize scripts, one at a time;
