@@ -12,7 +12,8 @@
 # developer's .venv), else a throwaway venv, build/venv, with build from PyPI.
 
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/ignity/__init__.py)
-SOURCES := $(shell find src/ignity -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort)
+# The Python sources and the templates of the programs Ignity writes (src/ignity/sh/).
+SOURCES := $(shell find src/ignity \( -name '*.py' -o -path 'src/ignity/sh/*' \) -type f -not -path '*/__pycache__/*' | LC_ALL=C sort)
 PYTHON  ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 BUILD_VENV := build/venv
 # Debian and Ubuntu's python3 search this directory, whatever their minor version.

@@ -1,34 +1,16 @@
-"""Health checks: a small sh loop per checked service, and reading what it found.
+"""Health checks: a small sh loop per checked service (sh/health-loop.sh), and reading what it found.
 
-An executable `health` in a service directory is run every `health-interval`
-ms (default 10000) once the service is up (ready, with a notification-fd),
-each run bounded by `health-timeout` ms (default 5000, then SIGKILL). After
-`health-retries` consecutive failures (default 3) the loop sends the
-service its `down-signal` (SIGTERM) and SIGCONT, and SIGKILL past its stop
-grace (`timeout-kill`, else IGNITY_SERVICES_GRACETIME): then its restart
-policy applies (restarts.py). For an `essential` service the container stops
-instead (`ignity halt 1`). Every program is named by absolute path: it runs as root.
-
-The loop is /bin/sh, started in the background by the first lines of the
-service's `run` (wrappers.py), so it lives in the service's process group: when the service
-dies, the finish wrapper's clean-up kills it with the rest, and the next start
-begins a new loop. With `keep-children` it ends itself at its next turn, once
-the pid it watches is gone. The time bound is `timeout` (coreutils on
-Debian, busybox on Alpine: both take `-s KILL SECONDS`); s6 has none.
-
-The loop writes its state in NAME/.ignity/ for `ignity status`:
-  health       one line "STATE FAILURES" (starting, healthy, failing, unhealthy)
-  health-last  the last line of output of the last failed check
-  health-restarts  one line per restart it caused
-  health-passed    "1" once a check passed since the last death (the restart count's reset)
-  health-out       the last check's output
+The loop runs `health` every `health-interval` ms once the service is up, and after
+`health-retries` failures stops the service (its restart policy then applies) or,
+for an essential one, the container. It lives in the service's process group, so it
+dies with it. Files, defaults and escalation: docs/how-it-works.md ("Health checks").
 """
 
 from __future__ import annotations
 
 import os
 
-from ignity import tools
+from ignity import templates, tools
 from ignity.errors import IgnityError
 
 DEFAULTS = {"health-interval": 10000, "health-retries": 3, "health-timeout": 5000}
@@ -92,71 +74,30 @@ def grace(path: str, gracetime_ms: int) -> int:
 def loop_script(
     path: str, name: str, notifies: bool, essential: bool, clean: bool = True, gracetime_ms: int = 5000
 ) -> str:
-    """The loop: a filled block of every number and program path, then a fixed body."""
+    """The loop: sh/health-loop.sh with this service's numbers and the programs' paths."""
     s = settings(path, name)
     from ignity import wrappers
 
-    q = wrappers._quote
-    filled = [
-        "#!/bin/sh",
-        f"# Written by Ignity: the health checks of service {name} (health.py). $1: the pid of its run.",
-        "# start filled",
-        f"interval={_seconds(s['health-interval'])} retries={s['health-retries']}",
-        f"timeout_ms={s['health-timeout']} timeout_s={_seconds(s['health-timeout'])}",
-        f"notifies={int(notifies)} essential={int(essential)} clean={int(clean)}",
-        f"downsig={down_signal(path)} grace_ms={grace(path, gracetime_ms)}",
-        f"svwait={q(tools.find('s6-svwait'))} timeout={q(_find_timeout())} sleep={q(tools.find('sleep'))}",
-        f"mv={q(tools.find('mv'))} tail={q(tools.find('tail'))}",
-        f"ignity={q(wrappers.ignity_command()) if essential else 'ignity'}",
-        "# end filled",
-    ]
-    return "\n".join(filled) + "\n" + LOOP
-
-
-# Escalation: the down-signal (and SIGCONT, for a stopped one) to run's pid, then,
-# past the stop grace, SIGKILL to it and its process group (this loop included:
-# the last thing it does). s6 sees a death while the service is wanted up, and
-# the finish wrapper applies the restart policy; the next run starts a new loop.
-LOOP = r"""main=$1
-put() { echo "$1" > .ignity/health.new && "$mv" -f .ignity/health.new .ignity/health; }
-put "starting 0"
-if [ "$notifies" = 1 ]; then up=-U; else up=-u; fi
-"$svwait" "$up" . || exit 0
-fails=0 state=starting
-while "$sleep" "$interval"; do
-  kill -0 "$main" 2>/dev/null || exit 0
-  # Output to a file, not a pipe: what a check leaves behind cannot hold the loop.
-  "$timeout" -s KILL "$timeout_s" ./health > .ignity/health-out 2>&1 < /dev/null
-  rc=$?
-  if [ "$rc" = 0 ]; then
-    if [ "$state" != healthy ]; then
-      fails=0 state=healthy
-      put "healthy 0"
-      echo 1 > .ignity/health-passed
-    fi
-    continue
-  fi
-  fails=$((fails + 1))
-  case "$rc" in
-    124|137) line="timed out after $timeout_ms ms" ;;
-    *) line="exit $rc: $("$tail" -n 1 .ignity/health-out 2>/dev/null)" ;;
-  esac
-  echo "$line" > .ignity/health-last.new && "$mv" -f .ignity/health-last.new .ignity/health-last
-  if [ "$fails" -ge "$retries" ]; then
-    put "unhealthy $fails"
-    [ "$essential" = 0 ] || exec "$ignity" halt 1
-    echo >> .ignity/health-restarts
-    kill -s "$downsig" "$main" 2>/dev/null
-    kill -s CONT "$main" 2>/dev/null
-    "$svwait" -d -t "$grace_ms" . 2>/dev/null && exit 0
-    kill -KILL "$main" 2>/dev/null
-    [ "$clean" = 0 ] || kill -KILL "-$main" 2>/dev/null
-    exit 0
-  fi
-  state=failing
-  put "failing $fails"
-done
-"""
+    return templates.render(
+        "health-loop.sh",
+        {
+            "interval": _seconds(s["health-interval"]),
+            "retries": s["health-retries"],
+            "timeout_ms": s["health-timeout"],
+            "timeout_s": _seconds(s["health-timeout"]),
+            "notifies": int(notifies),
+            "essential": int(essential),
+            "clean": int(clean),
+            "downsig": down_signal(path),
+            "grace_ms": grace(path, gracetime_ms),
+            "svwait": tools.find("s6-svwait"),
+            "timeout": _find_timeout(),
+            "sleep": tools.find("sleep"),
+            "mv": tools.find("mv"),
+            "tail": tools.find("tail"),
+            "ignity": wrappers.ignity_command() if essential else "ignity",
+        },
+    )
 
 
 def _find_timeout() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ignity import log, paths, runtime, tools
+from ignity import log, paths, runtime, templates, tools
 from ignity.errors import IgnityError
 
 PHASE = "install"
@@ -24,25 +24,20 @@ PYTHON_HELPERS = {
 
 
 def with_env_script(root: str = "") -> str:
-    """The with-env program: the merged environment, then the empty values, then PROG.
+    """The with-env program (sh/with-env.execline): the merged environment, then the empty values, then PROG.
 
-    `-L` (no clamp: a value of any length) exists from s6 2.11.1.0 on; with an
-    older s6-envdir (Debian 11: s6 2.10) values are cut at 4095 bytes, a limit
-    of that s6, which the script then says in a comment.
+    s6-envdir's -L (a value of any length) exists from s6 2.11.1.0 on; an older
+    one (Debian 11) cuts values at 4095 bytes.
     """
-    execlineb = tools.find("execlineb", root)
-    envdir = tools.find("s6-envdir", root)
-    if tools.has_option("s6-envdir", "L", root):
-        flags, note = "-fnL", ""
-    else:
-        flags, note = "-fn", "# This s6-envdir has no -L (s6 < 2.11.1): values longer than 4095 bytes are cut.\n"
-    return (
-        f"#!{execlineb} -S0\n"
-        "# Ignity: run PROG with the container's merged environment (written at start-up).\n"
-        f"{note}"
-        f"{envdir} -I {flags} {paths.ENVS}\n"
-        f"{envdir} -I {paths.ENVS_EMPTY}\n"
-        "$@\n"
+    return templates.render(
+        "with-env.execline",
+        {
+            "execlineb": tools.find("execlineb", root),
+            "envdir": tools.find("s6-envdir", root),
+            "flags": "-fnL" if tools.has_option("s6-envdir", "L", root) else "-fn",
+            "envs": paths.ENVS,
+            "empty": paths.ENVS_EMPTY,
+        },
     )
 
 

@@ -1,53 +1,16 @@
 """Service output on the container's stdout/stderr: raw, prefixed (`NAME | line`) or json.
 
-For a service without its own `log/`, in a mode other than raw, stage 2 turns
-its run-time copy (/run/ignity/services/NAME, Ignity's own) into a logged
-service, the s6 way:
-
-- `log/` is generated: s6-svscan then holds a pipe from the service's stdout
-  to `log/run` across restarts, and stage 3 has loggers drain (SIGHUP to
-  their s6-supervise) before the container exits.
-- s6 gives a service one logger pipe, for stdout. stderr is kept apart through
-  a fifo, `log/stderr`: the author's `run` becomes `run.user`, started by a
-  two-line `run` that opens the fifo as fd 2 first. `log/run` reads that fifo
-  in a loop (one service instance after the other) and writes to the
-  container's stderr, so the two streams stay the engine's two streams.
-- Each stream goes through `s6-log` (which splits lines and, for json,
-  stamps them) into `log/format.awk` (POSIX awk: mawk, gawk, busybox). No
-  Python stays resident.
-
-Whole lines: the formatter writes every output line with one write(2) of at
-most 4000 bytes, below PIPE_BUF (4096), and writes of that size are atomic on
-a pipe (what Docker, Podman and containerd give a container as stdout). So
-lines of two services never mix whoever else writes there, without a shared
-writer (which would itself read a pipe with the same rule, at the cost of one
-more hop a line). A longer line is cut into pieces, never in the middle of a
-UTF-8 sequence; in json every piece but the last has "partial": true.
-s6-log cannot write to the container itself: it batches many lines in one
-write, past PIPE_BUF. awk cannot read the service directly: mawk (Debian's
-awk) waits for 4 KiB of input unless run with -W interactive, and then reads
-with fgets, which garbles every line near a NUL byte; s6-log hands it lines
-without NULs (a NUL ends a line, s6-log's rule).
-
-The ring (`ignity logs`): each s6-log also writes its lines, stamped, into
-a small logdir of its own, log/ring/stdout and log/ring/stderr (one archive
-and `current`, about IGNITY_SERVICES_LOG_BYTES a stream; 0: none). It is one
-more action of the same s6-log, no other process: the container's output is
-unchanged. It lives in the run-time copy, root's (or Ignity's uid's), 0700,
-and goes with it.
-
-The stderr readers ignore SIGTERM (awk through an ignored disposition,
-s6-log, which sets its own handler, through -p): stage 3's "SIGTERM to every
-process left" must not cut them off before they have read what the service
-wrote last; they exit at the end of their input, and stage 3 waits for them
-within IGNITY_KILL_GRACETIME.
+For prefixed and json, stage 2 gives a service without its own `log/` a generated one:
+s6-log splits the lines and sh/format.awk writes each with one write(2) under PIPE_BUF,
+so lines of two services never mix. stderr stays apart through a fifo, log/stderr.
+Why s6-log and awk, the ring, the stop: docs/how-it-works.md ("Service output").
 """
 
 from __future__ import annotations
 
 import os
 
-from ignity import jsonout, paths, tools
+from ignity import jsonout, paths, templates, tools
 from ignity.config import OUTPUT_MODES
 from ignity.errors import IgnityError
 
@@ -58,6 +21,7 @@ if TYPE_CHECKING:
 MODE_FILE = "output-mode"
 # Longer lines are cut by s6-log (and then each piece by the formatter, with "partial" in json).
 LINE_LIMIT = 1024 * 1024
+# These names are also written in sh/output-run.sh and sh/log-run.sh.
 USER_RUN = "run.user"
 STDERR_FIFO = "stderr"
 # Under log/: the ring `ignity logs` reads, one s6-log logdir a stream.
@@ -70,117 +34,6 @@ MIN_ROTATE = 4096
 
 # Separators of prefixed mode: stdout and stderr lines (stderr also goes to the container's stderr).
 SEPARATOR = {"stdout": "|", "stderr": "!"}
-
-FORMAT_AWK = r"""# Written by Ignity (README "Service output"): one line in, one or more
-# whole lines out, each written with one write(2) of at most 4000 bytes,
-# under PIPE_BUF (4096): atomic on a pipe, so lines of different services
-# never mix. Byte semantics (LC_ALL=C); POSIX awk plus fflush().
-BEGIN {
-    mode = ENVIRON["IGNITY_OUTPUT_MODE"]
-    prefix = ENVIRON["IGNITY_OUTPUT_PREFIX"]
-    head = ENVIRON["IGNITY_OUTPUT_HEAD"]
-    budget = 4000
-    for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i
-    hi = "[" sprintf("%c", 128) "-" sprintf("%c", 255) "]"
-    ctl = "[" sprintf("%c", 1) "-" sprintf("%c", 31) sprintf("%c", 127) "]"
-    nul = sprintf("%c", 0)
-    if (length(nul) != 1) nul = ""
-    for (i = 0; i < 32; i++) esc[sprintf("%c", i)] = sprintf("\\u%04x", i)
-    esc["\t"] = "\\t"; esc["\n"] = "\\n"; esc["\r"] = "\\r"; esc["\b"] = "\\b"; esc["\f"] = "\\f"
-    esc["\""] = "\\\""; esc["\\"] = "\\\\"; esc[sprintf("%c", 127)] = "\\u007f"
-    for (i = 128; i < 256; i++) latin[sprintf("%c", i)] = sprintf("\\u%04x", i)
-    partial = ", \"partial\": true"
-    ORS = ""  # the newline is part of the one string printed: one write, even unbuffered
-}
-
-# The length of the first piece of s of at most n bytes that does not end
-# inside a UTF-8 sequence (moved back at most 3 bytes).
-function cut(s, n,    k, b) {
-    for (k = n; k > n - 3; k--) {
-        b = ord[substr(s, k + 1, 1)]
-        if (b < 128 || b >= 192) return k
-    }
-    return n
-}
-
-function utf8(s,    i, n, b, c, need, lo, up, k) {
-    n = length(s)
-    for (i = 1; i <= n; i++) {
-        b = ord[substr(s, i, 1)]
-        if (b < 128) continue
-        if (b < 194 || b > 244) return 0
-        need = b < 224 ? 1 : (b < 240 ? 2 : 3)
-        lo = 128; up = 191
-        if (b == 224) lo = 160
-        else if (b == 237) up = 159
-        else if (b == 240) lo = 144
-        else if (b == 244) up = 143
-        if (i + need > n) return 0
-        c = ord[substr(s, i + 1, 1)]
-        if (c < lo || c > up) return 0
-        for (k = 2; k <= need; k++) {
-            c = ord[substr(s, i + k, 1)]
-            if (c < 128 || c > 191) return 0
-        }
-        i += need
-    }
-    return 1
-}
-
-function join(s, re, with,    a, n, i, out) {
-    n = split(s, a, re)
-    out = a[1]
-    for (i = 2; i <= n; i++) out = out with a[i]
-    return out
-}
-
-function emit(msg, last) {
-    print open msg "\"" enc (last ? "" : partial) "}\n"
-    fflush()
-}
-
-mode == "prefixed" {
-    s = $0
-    room = budget - 1 - length(prefix)
-    while (length(s) > room) {
-        n = cut(s, room)
-        print prefix substr(s, 1, n) "\n"
-        fflush()
-        s = substr(s, n + 1)
-    }
-    print prefix s "\n"
-    fflush()
-    next
-}
-
-{
-    # s6-log's T (TZ=UTC0) put "YYYY-MM-DD HH:MM:SS.NNNNNNNNN  " in front.
-    open = "{\"time\": \"" substr($0, 1, 10) "T" substr($0, 12, 18) "Z\", " head ", \"message\": \""
-    s = substr($0, 32)
-    enc = (s ~ hi && !utf8(s)) ? ", \"encoding\": \"latin-1\"" : ""
-    room = budget - 1 - length(open) - length(enc) - length(partial) - 2
-    if (s !~ ctl && (nul == "" || !index(s, nul)) && (enc == "" || s !~ hi)) {
-        if (index(s, "\\")) s = join(s, "\\\\", "\\\\")
-        if (index(s, "\"")) s = join(s, "\"", "\\\"")
-        if (length(s) <= room) { emit(s, 1); next }
-        s = substr($0, 32)
-    }
-    out = ""
-    n = length(s)
-    for (i = 1; i <= n; i++) {
-        c = substr(s, i, 1)
-        if (c in esc) e = esc[c]
-        else if (enc != "" && (c in latin)) e = latin[c]
-        else e = c
-        if (length(out) + length(e) > room - 3 && !(enc == "" && ord[c] >= 128 && ord[c] < 192)) {
-            emit(out, 0)
-            out = ""
-        }
-        out = out e
-    }
-    emit(out, 1)
-}
-"""
 
 
 def read_mode(path: str, shown: str) -> str | None:
@@ -250,77 +103,37 @@ def generate(path: str, name: str, mode: str, width: int, awk: str, ring_bytes: 
     if os.path.lexists(f"{path}/{USER_RUN}"):
         raise IgnityError(f"{paths.ETC}/services/{name}/{USER_RUN}: a file Ignity needs for output mode {mode}")
     os.mkdir(log_dir, 0o755)
-    _write(f"{log_dir}/format.awk", FORMAT_AWK, 0o644)
+    _write(f"{log_dir}/format.awk", templates.read("format.awk"), 0o644)
     os.mkfifo(f"{log_dir}/{STDERR_FIFO}", 0o600)
     if ring_bytes:
         os.mkdir(f"{log_dir}/{RING}", 0o700)
     _write(f"{log_dir}/run", logger_script(name, mode, width, awk, ring_bytes), 0o755)
     os.rename(f"{path}/run", f"{path}/{USER_RUN}")
-    _write(f"{path}/run", WRAPPER, 0o755)
-
-
-# The service's run: stderr to the fifo the logger reads (the open waits for the reader), then the author's run.
-WRAPPER = f"""#!/bin/sh
-# Written by Ignity (README "Service output"): stderr to log/{STDERR_FIFO}, then the service's own run.
-exec 2>log/{STDERR_FIFO}
-exec ./{USER_RUN} "$@"
-"""
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def ring_directives(ring_bytes: int, stream: str) -> tuple[str, ...]:
-    """s6-log's script for the ring of `stream`: one archive and current, about `ring_bytes` together.
-
-    `T` stamps each line (UTC: the logger runs with TZ=UTC0), so that
-    `ignity logs` can merge the two streams in order.
-    """
-    if not ring_bytes:
-        return ()
-    return ("n1", f"s{max(MIN_ROTATE, ring_bytes // 2)}", "T", f"./{RING}/{stream}")
-
-
-def _chain(mode: str, awk: str, protect: bool, ring: tuple[str, ...] = ()) -> str:
-    """s6-log splits lines (and stamps them, for json), the formatter writes them.
-
-    s6-log's own output to a pipe batches many lines a write, past PIPE_BUF:
-    it feeds the formatter, never the container's stdout. `ring`: the
-    directives of the ring's logdir, after the `1` action.
-    """
-    s6log = (
-        [tools.find("s6-log"), "-l", str(LINE_LIMIT)] + (["-p"] if protect else []) + (["T"] if mode == "json" else [])
-    )
-    block = " ".join(_quote(" " + word) for word in [*s6log, "1", *ring])
-    return f"{tools.find('pipeline')} {block} '' {awk} -f format.awk"
-
-
-def _settings(name: str, mode: str, width: int, stream: str) -> str:
-    prefix = f"{name.ljust(width)} {SEPARATOR[stream]} "
-    head = f'{jsonout.string("service")}: {jsonout.string(name)}, "stream": "{stream}"'
-    return f"IGNITY_OUTPUT_PREFIX={_quote(prefix)} IGNITY_OUTPUT_HEAD={_quote(head)}"
+    _write(f"{path}/run", templates.read("output-run.sh"), 0o755)
 
 
 def logger_script(name: str, mode: str, width: int, awk: str, ring_bytes: int = 0) -> str:
-    """log/run: the stderr reader loop in the background, then the stdout formatter in its place."""
-    err_ring, out_ring = ring_directives(ring_bytes, "stderr"), ring_directives(ring_bytes, "stdout")
-    err_settings, err_chain = _settings(name, mode, width, "stderr"), _chain(mode, awk, True, err_ring)
-    out_settings, out_chain = _settings(name, mode, width, "stdout"), _chain(mode, awk, False, out_ring)
-    return f"""#!/bin/sh
-# Written by Ignity (README "Service output"): the output of service {name!r}, mode {mode}.
-# stdin is s6's pipe from the service's stdout; its stderr comes through the fifo {STDERR_FIFO}.
-export LC_ALL=C TZ=UTC0 IGNITY_OUTPUT_MODE={mode}
-# One reader per service instance; TERM is ignored once the fifo is open, so that the
-# reader drains what the service wrote last. Stops when it cannot run (not on a signal).
-while :; do
-  (exec <{STDERR_FIFO} || exit 111; trap '' TERM; {err_settings} exec {err_chain}) >&2
-  st=$?
-  [ "$st" -eq 0 ] || [ "$st" -gt 128 ] || break
-done &
-echo $! > {READER_PID}
-{out_settings} exec {out_chain}
-"""
+    """log/run: sh/log-run.sh with this service's prefixes and the programs' paths.
+
+    `awk`: _find_awk's command line. Each stream's s6-log writes its ring too,
+    `T`-stamped (UTC: the logger runs with TZ=UTC0), so that `ignity logs` can
+    merge the two streams in order.
+    """
+    awk_path, _, options = awk.partition(" ")
+    values: dict[str, str | int] = {"mode": mode}
+    for stream in STREAMS:
+        short = "out" if stream == "stdout" else "err"
+        values[f"prefix_{short}"] = f"{name.ljust(width)} {SEPARATOR[stream]} "
+        values[f"head_{short}"] = f'{jsonout.string("service")}: {jsonout.string(name)}, "stream": "{stream}"'
+    values.update(
+        pipeline=tools.find("pipeline"),
+        s6log=tools.find("s6-log"),
+        line_limit=LINE_LIMIT,
+        ring=max(MIN_ROTATE, ring_bytes // 2) if ring_bytes else 0,
+        awk=awk_path,
+        interactive=int(options == "-W interactive"),
+    )
+    return templates.render("log-run.sh", values)
 
 
 def end_stderr_reader(log_dir: str) -> None:

@@ -1,18 +1,16 @@
-"""Restart policies: the `restart`, `restart-delay` and `restart-limit` files, and the sh that applies them.
+"""Restart policies: the `restart`, `restart-delay`, `restart-limit` and `success-exit-codes` files.
 
-s6-supervise restarts a dead service one second after its finish; everything
-else is decided by the finish wrapper (wrappers.py) at each death, in sh, from
-numbers written into it at install time and a small tally it keeps in
-.ignity/deaths. A delay beyond s6's one second is waited out by the next run
-itself, before the service starts (`restart-wait`), so that `s6-svc -d` or the
-container's stop ends the wait at once like any run. No program stays resident.
+The finish wrapper (sh/finish.sh) applies them at each death, in sh, from numbers
+written in at install and a tally it keeps in .ignity/deaths. A delay past s6's own
+second is waited out by the next run (sh/restart-wait.sh), so a stop ends it at once.
+No program stays resident.
 """
 
 from __future__ import annotations
 
 import os
 
-from ignity import paths, tools
+from ignity import paths, templates, tools
 from ignity.errors import IgnityError
 
 POLICIES = ("always", "on-failure", "never")
@@ -146,19 +144,25 @@ PARSE = {
 }
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def filled(name: str, policy: Policy, essential: bool, tell: bool) -> list[str]:
-    """The finish wrapper's assignments for its restart section."""
-    return [
-        f"name={_q(name)} essential={int(essential)} tell={int(tell)}",
-        f"policy={policy.restart} first={policy.first} max={policy.max} limit={policy.limit} window={policy.window}",
-        f"waits={int(policy.waits)} success={_q(' '.join(map(str, policy.success)))}",
-        f"svstat={_q(tools.find('s6-svstat'))} svc={_q(tools.find('s6-svc'))}",
-        f"mv={_q(tools.find('mv'))} stopping={_q(paths.STOPPING)} booted={_booted_ms()}",
-    ]
+def filled(name: str, policy: Policy, essential: bool, tell: bool) -> dict[str, str | int]:
+    """The finish template's values for its restart section (sh/finish.sh)."""
+    return {
+        "name": name,
+        "essential": int(essential),
+        "tell": int(tell),
+        "policy": policy.restart,
+        "first": policy.first,
+        "max": policy.max,
+        "limit": policy.limit,
+        "window": policy.window,
+        "waits": int(policy.waits),
+        "success": " ".join(map(str, policy.success)),
+        "svstat": tools.find("s6-svstat"),
+        "svc": tools.find("s6-svc"),
+        "mv": tools.find("mv"),
+        "stopping": paths.STOPPING,
+        "booted": _booted_ms(),
+    }
 
 
 def _booted_ms() -> int:
@@ -173,114 +177,14 @@ def _booted_ms() -> int:
     return int(time.time() * 1000) - uptime_ms
 
 
-# The finish wrapper's decision, after the clean-up and the author's finish ($code).
-# $1/$2: s6's exit code (256: killed) and signal. Numbers in centiseconds since boot
-# (/proc/uptime: no fork), except the ms of .ignity/restart (CLOCK_REALTIME, for status).
-DECIDE = r"""put() { printf '%s\n' "$2" > "$1.new" && "$mv" -f "$1.new" "$1"; }
-# The container stops (the latch, a test without a fork: a stop costs nothing more), or s6 no longer wants it up.
-want=false
-[ -e "$stopping" ] || want=$("$svstat" -o wantedup . 2>/dev/null)
-if [ "$want" != true ]; then
-  # Asked to stop (an operator, the container's stop): nothing to decide.
-  [ ! -s .ignity/restart ] || : > .ignity/restart
-  exit "$code"
-fi
-ok=0
-if [ "$1" = 256 ]; then
-  sig=$(kill -l "$2" 2>/dev/null) || sig=$2
-  status=$((128 + $2)) what="crashed (signal $sig)"
-  read -r h _ 2>/dev/null < .ignity/health && [ "$h" = unhealthy ] && what="crashed (unhealthy, stopped by signal $sig)"
-else
-  status=$1 what="exited $1"
-  case " $success " in *" $1 "*) ok=1 ;; esac  # success-exit-codes (0 by default); never a signal
-fi
-read -r up _ < /proc/uptime
-now=$((${up%.*} * 100 + 1${up#*.} - 100))
-restarts=0 consec=0 since=$now start=0 told=0 times=
-[ ! -s .ignity/deaths ] || read -r restarts consec since start told times < .ignity/deaths
-# The count of consecutive deaths resets once a run lasted max ms, or passed its health check.
-if [ "$start" = 0 ] || [ $(((now - start) * 10)) -ge "$max" ]; then consec=0; fi
-if [ -s .ignity/health-passed ]; then consec=0; : > .ignity/health-passed; fi
-consec=$((consec + 1))
-[ "$consec" != 1 ] || since=$now
-n=1 kept= oldest=$now
-if [ "$limit" -gt 0 ]; then
-  for t in $times; do
-    if [ $(((now - t) * 10)) -lt "$window" ]; then kept="$kept $t" n=$((n + 1)); [ "$t" -ge "$oldest" ] || oldest=$t; fi
-  done
-  kept="$kept $now"
-fi
-case $consec in *1[123]) th=th ;; *1) th=st ;; *2) th=nd ;; *3) th=rd ;; *) th=th ;; esac
-count=" ($consec$th time in $(((now - since) / 100)) s)"
-[ "$consec" != 1 ] || count=
-reason= done=
-[ "$code" != 125 ] || reason="finish exited 125"
-case $policy in
-  never) [ "$ok" = 1 ] && done=$what || reason=${reason:-"$what (restart never)"} ;;
-  on-failure) [ "$ok" != 1 ] || done=$what ;;
-esac
-[ -z "$reason" ] || done=
-if [ -z "$reason$done" ] && [ "$limit" -gt 0 ] && [ "$n" -ge "$limit" ]; then
-  reason="given up after $n exits in $(((now - oldest) / 100)) s"
-fi
-if [ -n "$reason$done" ]; then
-  : > .ignity/restart
-  # Forgotten: a start by hand (ignity start) begins a new count and a new window.
-  put .ignity/deaths "$restarts $consec $since 0 $told"
-  if [ -n "$reason" ]; then
-    [ "$essential" = 1 ] || put .ignity/failed "$reason"
-    echo "[ignity] $name $what$count: $reason" >&2
-  else
-    [ "$essential" = 1 ] || put .ignity/done "$done"
-    [ "$tell" = 0 ] || echo "[ignity] $name $what$count: done (restart $policy)" >&2
-  fi
-  if [ "$essential" = 1 ]; then  # the container stops with its status; failed and done stay empty
-    "$ignity" halt "$status"
-    # Not restarted while the container stops. Not `exit 125` ("permanent failure"):
-    # its 'O' event would end a start-up wait as if the service were ready.
-    "$svc" -d .
-    exit "$code"
-  fi
-  exit 125
-fi
-d=$first k=1
-while [ "$k" -lt "$consec" ] && [ "$d" -lt "$max" ]; do d=$((d * 2)) k=$((k + 1)); done
-[ "$d" -le "$max" ] || d=$max
-[ "$d" -ge 1000 ] || d=1000
-restarts=$((restarts + 1))
-if [ "$tell" = 1 ] && { [ "$consec" -le 3 ] || [ $((now - told)) -ge 1000 ]; }; then
-  echo "[ignity] $name $what$count: restarting in $d ms" >&2
-  told=$now
-fi
-put .ignity/deaths "$restarts $consec $since $((now + d / 10)) $told$kept"
-# NEXT_MS: the boot's time on CLOCK_REALTIME (written in at install) + uptime: no fork of date(1).
-put .ignity/restart "$consec $d $((booted + now * 10 + d))"
-exit "$code"
-"""
-
-WAIT_SCRIPT = r"""#!/bin/sh
-# Written by Ignity: run waits here for the start its finish chose (restarts.py).
-read -r _ _ _ start _ < .ignity/deaths || exit 0
-read -r up _ < /proc/uptime
-left=$((start - (${up%.*} * 100 + 1${up#*.} - 100)))
-[ "$left" -gt 0 ] || exit 0
-exec SLEEP "$((left / 100)).$((left % 100 / 10))$((left % 10))"
-"""
-
-
 def wait_script() -> str:
-    return WAIT_SCRIPT.replace("SLEEP", _q(tools.find("sleep")))
+    """.ignity/restart-wait: the run's wait for the start its finish chose (sh/restart-wait.sh)."""
+    return templates.render("restart-wait.sh", {"sleep": tools.find("sleep")})
 
 
 def prologue_line() -> str:
     """The run's line that waits out a pending delay, then says the start is no longer pending."""
     return f"[ ! -s {RESTART} ] || {{ {WAIT}; : > {RESTART}; }}"
-
-
-def interrupted() -> list[str]:
-    """Finish's first decision for a service whose run waits: a run that died in its wait never
-    started the service (`s6-svc -r` during a delay restarts it now): not a death of the service."""
-    return [f'if [ "$waits" = 1 ] && [ -s {RESTART} ]; then : > {RESTART}; exit 0; fi']
 
 
 def present(path: str) -> bool:

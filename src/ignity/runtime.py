@@ -1,17 +1,9 @@
-"""/run/ignity: the programs that lay it out before Python runs, and its layout.
+"""/run/ignity: the programs that lay it out before Python runs (sh/stage0.sh and friends), and its layout.
 
-Stage 0 (`/init`, a few lines of sh written by `ignity install`) must make
-PID 1 into s6-svscan within a millisecond or two of exec: a namespace's PID 1
-drops every signal it has no handler for, and a Python start takes tens of
-milliseconds. So the scan directory and its control programs come from a
-root-owned skeleton in the image (SKEL, copied with one `cp`), and the Python
-stages run as s6-svscan's children. Everything s6-svscan runs as root at a
-stop (`finish`, the signal handlers) is a link to a root-owned program of
-the image, never a file written at run time.
-
-Stage 1 then makes /run/ignity root's (when Ignity runs as root), whatever
-the image or a previous run left: nothing under it is writable by another
-uid, and the environment is readable by the mapped user's group only.
+/init must make PID 1 into s6-svscan within a millisecond or two: a namespace's PID 1
+drops every signal it has no handler for. So the scan directory comes from a root-owned
+skeleton in the image, and the Python stages run as s6-svscan's children. What s6-svscan
+runs as root is a link to a root-owned program of the image. docs/how-it-works.md ("Stage 0").
 """
 
 from __future__ import annotations
@@ -21,7 +13,7 @@ import os
 import stat
 import sys
 
-from ignity import deps, paths, status, tools
+from ignity import deps, paths, status, templates, tools
 from ignity.config import Config
 from ignity.errors import IgnityError
 
@@ -57,82 +49,25 @@ def python_script(module: str, python: str = sys.executable, package_parent: str
     return f"#!{python} -IS\nimport sys\n{path_line}from {module} import main\nmain()\n"
 
 
-def _sh_quote(word: str) -> str:
-    return "'" + word.replace("'", "'\\''") + "'"
-
-
-def _sh_command(argv: list[str]) -> str:
-    return " ".join(_sh_quote(w) for w in argv)
-
-
 def stage0_script(python: str, package_parent: str, svscan: str) -> str:
-    """/init: become s6-svscan at once, with the boot process (stages 1 and 2) as its child.
-
-    - A stop signal is trapped from the first line, and recorded in the latch
-      (by the trap itself once the state directory exists): the boot process
-      finds it and has s6-svscan run stage 3 at once. sh runs a trap only
-      between commands, so one caught in the last command, the exec, is lost,
-      as one is between the exec and s6-svscan's setting of its handlers
-      (s6-svscan discards a signal pending when it starts): well under a
-      millisecond. The `cd` before it marks, in /proc, that nothing of ours
-      runs any more (the timing test reads it).
-    - Not PID 1 (docker run --init, a shared PID namespace, a shell): /init
-      first makes itself a child subreaper, so the orphans of its tree stay
-      its own, when the interpreter can (ctypes); see stage 1's notice.
-    - sh passes on only the variables whose names it can keep: the whole
-      environment, exactly as /init got it, is copied from /proc for the boot
-      process (paths.ENVIRON, root's alone), in the same `cp`.
-    - The boot process gets the original stdin (a terminal, for the CMD);
-      s6-svscan, and so every supervisor, service and logger, gets /dev/null.
-    - When /run/ignity cannot be laid out, the boot process runs as PID 1
-      alone and says what is wrong in one line.
-    """
-    boot = _sh_command(python_command("ignity.stages.stage1", python, package_parent))
-    subreaper = _sh_command(
-        [python, "-IS", "-c", "import os, sys\n"
-         "try:\n import ctypes\n ok = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0\n"
-         "except Exception:\n ok = False\n"
-         "os.environ['IGNITY_STAGE0'] = 'subreaper' if ok else 'no-subreaper'\n"
-         "os.execv('/bin/sh', ['/bin/sh', *sys.argv[1:]])"]
-    )  # fmt: skip
-    run, scan, state = paths.RUN, paths.SCANDIR, paths.STATE
-    return f"""#!/bin/sh
-# Ignity stage 0 (written by ignity install): PID 1 becomes s6-svscan at once;
-# the Python stages run under it. See ignity/runtime.py.
-trap 'stop=1' TERM INT QUIT
-if [ "$$" != 1 ] && [ -z "$IGNITY_STAGE0" ]; then exec {subreaper} "$0" "$@"; fi
-reaper=${{IGNITY_STAGE0:-pid1}}
-unset IGNITY_STAGE0
-if [ -O {paths.SKEL} ]; then
-  # root: when /run/ignity holds anything (a previous run's, or another uid's),
-  # it is made root's and what could be in the way is removed (rm follows no
-  # link) before root writes in it. An empty one (a fresh tmpfs) costs nothing.
-  for f in {run}/* {run}/.[!.]* {run}/..?*; do
-    if [ -e "$f" ] || [ -L "$f" ]; then
-      install -d -o 0 -g 0 -m 0755 {run} 2>/dev/null
-      rm -rf {state} {scan} {paths.ENVIRON} {paths.PHASE} 2>/dev/null
-      break
-    fi
-  done
-elif [ -e {state} ] || [ -e {scan} ] || [ -L {paths.ENVIRON} ] || [ -e {paths.ENVIRON} ]; then
-  rm -rf {state} {scan} {paths.ENVIRON} {paths.PHASE} 2>/dev/null
-fi
-[ -d {run} ] || mkdir -p {run} 2>/dev/null
-if ! cp -PR {paths.SKEL}/. /proc/$$/environ {run}/ 2>/dev/null || ! [ -x {_sh_quote(svscan)} ]; then
-  IGNITY_STAGE0=alone exec {boot} "$@"
-fi
-# From here a stop goes straight into the latch, where the boot process looks for it.
-latch() {{ {{ set -C; echo "signal 15" > {paths.STOPPING}; }} 2>/dev/null; }}
-trap latch TERM INT QUIT
-[ -z "$stop" ] || latch
-exec 3<&0 </dev/null
-IGNITY_STAGE0=$reaper {boot} "$@" <&3 3<&- &
-exec 3<&-
-# The last command sh runs a trap after (s6-svscan works there anyway): only a stop caught
-# once it is done, in the exec itself, is lost, as one during s6-svscan's start is.
-cd {scan}
-exec {_sh_quote(svscan)} -c {MAX_SERVICES} {scan}
-"""
+    """/init (sh/stage0.sh): become s6-svscan at once, with the boot process (stages 1 and 2) as its child."""
+    return templates.render(
+        "stage0.sh",
+        {
+            "ignity_python": python,
+            "ignity_boot": python_command("ignity.stages.stage1", python, package_parent)[3],
+            "ignity_subreaper": templates.read("stage0_subreaper.py"),
+            "ignity_svscan": svscan,
+            "ignity_max": MAX_SERVICES,
+            "ignity_run": paths.RUN,
+            "ignity_skel": paths.SKEL,
+            "ignity_scan": paths.SCANDIR,
+            "ignity_state": paths.STATE,
+            "ignity_environ": paths.ENVIRON,
+            "ignity_phase": paths.PHASE,
+            "ignity_stopping": paths.STOPPING,
+        },
+    )
 
 
 # The signals stage 3 must be deaf to from its first instruction.
@@ -165,82 +100,30 @@ def finish_script(python: str, package_parent: str, env: str | None = None) -> s
             f"#!{env} -S --ignore-signal={STAGE3_IGNORED} {python} -IS\n"
             f"# Ignity stage 3 (s6-svscan's finish and crash). See ignity/stages/stage3.py.\n{body}"
         )
-    stage3 = _sh_command(python_command("ignity.stages.stage3", python, package_parent))
-    return f"""#!/bin/sh
-# Ignity stage 3 (s6-svscan's finish and crash programs). See ignity/stages/stage3.py.
-trap '' {STAGE3_IGNORED.replace(",", " ")}
-case "$0" in *crash) set -- crash ;; *) set -- ;; esac
-exec {stage3} "$@"
-"""
+    stage3 = python_command("ignity.stages.stage3", python, package_parent)[3]
+    return templates.render("svscan-finish.sh", {"ignity_python": python, "ignity_stage3": stage3})
 
 
 def signal_script(svscanctl: str, ln: str, exit_: str) -> str:
-    """.s6-svscan/SIGxxx: what a signal to PID 1 does (README's signal table).
+    """.s6-svscan/SIGxxx (sh/svscan-signal.sh): what a signal to PID 1 does (README's signal table).
 
-    Run by s6-svscan as root, with nothing but root's files: the settings
-    stage 1 wrote and the CMD's process group from CMD_MARK.
-
-    A stop tells, at once, what it can while stage 3's interpreter starts:
-    every supervisor through s6-svscan (`-tb`, as stop_argv) when no
-    dependencies.d asks for a stop order, and the CMD's process group when
-    the CMD runs. The latch says so ("signal 15 cmd"), and stage 3 does not
-    signal that group again. The CMD's announcement is read before the latch
-    is taken: one that comes after is stage 3's to stop, as with no signal.
-    Once the latch is taken, the CMD's gate is closed whenever a CMD is
-    announced (a CMD process forked after that never runs the CMD,
-    stage2.waiter_argv; one announced later sees the latch), before its
-    group is signalled. This script ignores stop signals from its first
-    line: once it has taken the latch, nothing stops it before it has
-    signalled what the latch claims.
+    A stop tells at once what it can (every supervisor, the CMD's group) while
+    stage 3's interpreter starts, and says so in the latch.
     """
-    state = paths.STATE
-    return f"""#!/bin/sh
-# Ignity: s6-svscan runs this for each signal it catches (linked as .s6-svscan/SIGxxx).
-trap '' TERM INT QUIT HUP
-sig=${{0##*SIG}}
-IGNITY_CMD_FORWARD_SIGNALS=1 IGNITY_CMD_RECEIVE_SIGNALS=0
-[ -f {state}/config ] && . {state}/config
-running() {{  # the CMD's process group, while the CMD runs
-  [ -s {state}/cmd ] || return 1
-  for f in {state}/cmd-status.*; do [ -e "$f" ] && return 1; done
-  read -r pgid < {state}/cmd
-}}
-forward() {{  # only once the CMD's own process runs, signals unblocked (before, its waiter alone would get it)
-  if [ -e {status.CMD_STARTED} ] && running && kill -s "$1" -- "-$pgid" 2>/dev/null; then
-    [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: forwarded to the CMD" >&2
-    return 0
-  fi
-  [ "${{IGNITY_VERBOSITY:-1}}" -lt 2 ] || echo "[ignity/signal] SIG$1: no CMD running: not forwarded" >&2
-  return 1
-}}
-case $sig in
-  TERM|INT|QUIT)
-    # Left to the CMD only when it will get it; otherwise (not started yet, or gone) a stop as without the setting.
-    [ "$IGNITY_CMD_RECEIVE_SIGNALS" = 1 ] && forward "$sig" && exit 0
-    case $sig in TERM) num=15 ;; INT) num=2 ;; *) num=3 ;; esac
-    set -- {paths.SERVICES}/*/dependencies.d/*
-    if [ -e "$1" ] || [ -L "$1" ]; then ctl=-b; else ctl=-tb; fi
-    pgid= told=; running && told=" cmd"
-    # Whoever creates it owns the stop; the reason follows (a full /run/ignity
-    # may leave it empty: the stop is ours all the same).
-    {{ set -C; : > {paths.STOPPING}; }} 2>/dev/null || exit 0
-    set +C
-    echo "signal $num$told" >> {paths.STOPPING} 2>/dev/null
-    if [ -n "$pgid" ] || [ -s {state}/cmd ]; then
-      {_sh_quote(ln)} -s {_sh_quote(exit_)} {paths.CMD_GATE} 2>/dev/null
-    fi
-    if [ -n "$pgid" ]; then
-      kill -s TERM -- "-$pgid" 2>/dev/null; kill -s CONT -- "-$pgid" 2>/dev/null
-    fi
-    exec {_sh_quote(svscanctl)} $ctl {paths.SCANDIR} 2>/dev/null ;;
-  HUP)
-    [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward HUP && exit 0
-    exec {_sh_quote(svscanctl)} -an {paths.SCANDIR} ;;
-  *)
-    [ "$IGNITY_CMD_FORWARD_SIGNALS" = 1 ] && forward "$sig"
-    exit 0 ;;
-esac
-"""
+    return templates.render(
+        "svscan-signal.sh",
+        {
+            "ignity_state": paths.STATE,
+            "ignity_stopping": paths.STOPPING,
+            "ignity_started": status.CMD_STARTED,
+            "ignity_gate": paths.CMD_GATE,
+            "ignity_services": paths.SERVICES,
+            "ignity_scan": paths.SCANDIR,
+            "ignity_svscanctl": svscanctl,
+            "ignity_ln": ln,
+            "ignity_exit": exit_,
+        },
+    )
 
 
 def write_file(path: str, text: str, mode: int = 0o644) -> None:

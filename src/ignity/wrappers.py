@@ -1,41 +1,9 @@
-"""The run and finish wrappers Ignity writes into a service's run-time copy.
+"""The run and finish wrappers Ignity writes into a service's run-time copy (sh/finish.sh).
 
-s6-supervise runs `./run` and `./finish` of /run/ignity/services/NAME. For the
-features s6 leaves to the service directory's author (a service whose death
-ends the container, a restart that leaves nothing behind, health checks, a
-permanent failure that stays visible), Ignity moves the author's `run` and
-`finish` into NAME/.ignity/ and writes small /bin/sh wrappers in their place.
-They are sh (dash on Debian, busybox on Alpine), never Python: they run at
-every start and every death of a service, and the health loop runs for the
-life of the service.
-
-`run`:
-  - records its pid in .ignity/pgid: s6-supervise starts `run` as the leader of
-    a new session and process group, so that pid names the group the
-    service's children are in (s6 2.13 also passes it to finish as $4, but
-    2.10 and 2.11, Debian 11 and 12, do not);
-  - starts the health loop (`health.py`) in the background, if any;
-  - then runs the author's run. When that is a shell script (its shebang names
-    sh, bash, dash, ash, ksh or zsh, directly or through with-env or env), the
-    lines above are inserted after its shebang line: no extra program starts,
-    which matters at boot with many services (a wrapper exec costs ~1-2 ms
-    each). Otherwise (execline, a binary, a link) a wrapper execs it.
-
-`finish` (the wrapper), given s6's arguments (exit code or 256, signal, name):
-  - SIGKILLs what is left of the dead service's process group (unless a
-    `keep-children` file opts out), so that a forking daemon restarts
-    cleanly instead of finding its old workers on its port;
-  - runs the author's finish, if any, with the same arguments;
-  - then, unless the service was asked to stop (s6 no longer wants it up),
-    applies its restart policy (restarts.py): a restart (after a delay the
-    next run waits out), or give-up/done (.ignity/failed, .ignity/done, exit
-    125, s6's "permanent failure"); one line on the container's stderr. An
-    `essential` service that is not restarted runs `ignity halt STATUS`
-    (its exit code, or 128+N for signal N), then `s6-svc -d .` so that s6
-    does not restart it while the container stops.
-
-Everything is written by the user Ignity runs as (root, normally), in a
-directory of that user's, and only programs found by absolute path are named.
+The author's `run` and `finish` move to NAME/.ignity/; small sh wrappers take their
+place, for what s6 leaves to the author: clean restarts, health checks, restart
+policies, essential services. They are sh, never Python: they run at every start and
+death. The details are in docs/how-it-works.md ("Wrappers").
 """
 
 from __future__ import annotations
@@ -43,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ignity import restarts, tools
+from ignity import restarts, templates, tools
 from ignity.errors import IgnityError
 
 # The directory inside a service's run-time copy that Ignity owns.
@@ -55,10 +23,6 @@ HELD = f"{PRIVATE}/held"
 SHELL = "/bin/sh"
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def ignity_command() -> str:
     """The `ignity` program the generated scripts call (the one installed beside /init)."""
     return tools.find("ignity")
@@ -68,10 +32,13 @@ SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 
 
 def prologue(clean: bool, health_fd_close: str | None, waits: bool = False) -> list[str]:
-    """The shell lines every start runs first. `health_fd_close`: None without a
-    health check, else the redirections that close, for the health loop, what
-    the service alone holds (its notification fd). `waits`: a restart delay
-    can exceed s6's own pause, and the run waits it out (restarts.py)."""
+    """The shell lines every start runs first (also inserted into an author's shell script).
+
+    Not a template: they go into the author's own script, where a block of
+    variables would be the author's too. `health_fd_close`: None without a health
+    check, else the redirection that closes the service's notification fd for
+    the loop. `waits`: the run waits out a restart delay longer than s6's pause.
+    """
     lines = []
     if clean:
         lines.append(f"echo $$ > {PGID}")
@@ -91,7 +58,10 @@ def run_script(clean: bool, health_fd_close: str | None, waits: bool = False) ->
 
 
 def shell_script(path: str) -> bytes | None:
-    """The content of `path` if it is a regular shell script (see the module's docstring), else None."""
+    """The content of `path` if it is a regular shell script, else None.
+
+    A shell script gets the prologue's lines after its shebang: no extra exec at each start.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -111,34 +81,13 @@ def shell_script(path: str) -> bytes | None:
 
 
 def finish_script(
-    clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool
+    clean: bool, author_finish: bool, name: str, policy: restarts.Policy, essential: bool, tell: bool, job: bool = False
 ) -> str:
-    """The finish wrapper (see the module's docstring): a filled block, then a fixed body."""
-    lines = [
-        f"#!{SHELL}",
-        f"# Written by Ignity: the service's own finish is {PRIVATE}/finish (wrappers.py, restarts.py).",
-        "# start filled",
-        f"clean={int(clean)} author={int(author_finish)}",
-        *restarts.filled(name, policy, essential, tell),
-        f"ignity={_quote(ignity_command()) if essential else 'ignity'}",
-        "# end filled",
-    ]
-    return "\n".join(lines) + "\n" + CLEAN + "\n".join(restarts.interrupted()) + "\n" + AUTHOR + restarts.DECIDE
-
-
-CLEAN = f"""code=0
-if [ "$clean" = 1 ]; then
-  # s6 >= 2.13 passes the process group as $4; older ones: what run recorded.
-  pgid="${{4:-}}"
-  [ -n "$pgid" ] || read -r pgid 2>/dev/null < {PGID}
-  : > {PGID}
-  # -KILL -N: the one spelling dash and busybox ash both read as "the group N".
-  # Digits only, and never 0 or 1: `kill -KILL -1` would be every process.
-  case "$pgid" in ""|*[!0-9]*|0|1) ;; *) kill -KILL "-$pgid" 2>/dev/null ;; esac
-fi
-"""
-AUTHOR = f"""if [ "$author" = 1 ]; then {PRIVATE}/finish "$@"; code=$?; fi
-"""
+    """The finish wrapper: sh/finish.sh with this service's values."""
+    values: dict[str, str | int] = {"clean": int(clean), "author": int(author_finish), "job": int(job)}
+    values.update(restarts.filled(name, policy, essential, tell))
+    values["ignity"] = ignity_command() if essential else "ignity"
+    return templates.render("finish.sh", values)
 
 
 def notification_fd(path: str) -> int | None:
@@ -199,7 +148,8 @@ def install(
             os.unlink(f"{path}/run")
             text = first + b"\n" + "".join(f"{line}  # added by Ignity\n" for line in lines).encode() + rest
             _write_bytes(f"{path}/run", text, mode)
-    _write(f"{path}/finish", finish_script(clean, author_finish, name, policy, essential, tell))
+    job = os.path.lexists(f"{path}/schedule")  # a job: jobs.install turns its run into the job loop
+    _write(f"{path}/finish", finish_script(clean, author_finish, name, policy, essential, tell, job))
 
 
 def _move(path: str, name: str) -> None:

@@ -115,13 +115,13 @@ def test_ignity_check_on_a_good_and_a_bad_tree(images: Images, run: Callable[...
 
 def test_seed_archive_is_where_the_bases_python_finds_it(images: Images, run: Callable[..., Attached], tree: Tree):
     tree.init("10-init", 'echo "init: ignity is $(command -v ignity)"')
-    script = "python3 -c 'import ignity; print(ignity.__file__)'; grep -o \"'/usr/bin/python3[^']*'\" /init | head -1"
+    script = "python3 -c 'import ignity; print(ignity.__file__)'; grep '^ignity_python=' /init"
     c = run(images.build(tree.root), "sh", "-c", script)
     assert c.wait() == 0, c.output
     assert "/usr/lib/python3/dist-packages/ignity/__init__.py" in c.lines, c.output
     assert "init: ignity is /usr/bin/ignity" in c.lines, c.output
     # /init is sh (stage 0); the interpreter it names for the boot process is the base's.
-    assert any(line.startswith("'/usr/bin/python3") for line in c.lines), c.output
+    assert any(line.startswith("ignity_python=/usr/bin/python3") for line in c.lines), c.output
 
 
 @pytest.fixture(scope="module")

@@ -88,8 +88,9 @@ def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
     init = (tmp_path / "init").read_text()
     # Stage 0 is sh: PID 1 becomes s6-svscan before any interpreter starts.
     assert init.startswith("#!/bin/sh\n")
-    assert f"'{sys.executable}' '-IS' '-c'" in init and "from ignity.stages.stage1 import main" in init
-    assert init.rstrip().endswith("'/usr/bin/s6-svscan' -c 5000 /run/ignity/services-state")
+    assert f"\nignity_python={sys.executable}\n" in init and "from ignity.stages.stage1 import main" in init
+    assert "\nignity_svscan=/usr/bin/s6-svscan\nignity_max=5000\n" in init
+    assert init.rstrip().endswith('exec "$ignity_svscan" -c "$ignity_max" "$ignity_scan"')
     # What s6-svscan runs as root comes from root-owned files of the image, as links.
     ctl = tmp_path / "usr/lib/ignity/skel/services-state/.s6-svscan"
     assert (ctl.stat().st_mode & 0o777) == 0o755  # a non-root user copies it; stage 1 closes it
@@ -99,7 +100,12 @@ def test_install_lays_out_init_and_helpers(tmp_path: Path) -> None:
         assert os.readlink(ctl / sig) == "/usr/lib/ignity/svscan/signal"
     # No GNU env in this fake root: a sh wrapper ignores the signals before Python starts.
     finish = (tmp_path / "usr/lib/ignity/svscan/finish").read_text()
-    assert "trap '' TERM INT QUIT HUP USR1 USR2 WINCH" in finish.splitlines()[2]
+    first = next(line for line in finish.splitlines()[1:] if not line.startswith("#"))
+    assert first == "trap '' TERM INT QUIT HUP USR1 USR2 WINCH"
+    sys.path.insert(0, str(REPO / "src"))
+    from ignity import runtime
+
+    assert first == "trap '' " + runtime.STAGE3_IGNORED.replace(",", " ")
 
 
 def test_stage3_ignores_stop_signals_from_the_kernels_exec_with_gnu_env(tmp_path: Path) -> None:
@@ -136,4 +142,3 @@ def test_with_env_does_without_L_on_an_s6_envdir_that_lacks_it(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     with_env = (tmp_path / "usr/bin/with-env").read_text().splitlines()
     assert "/usr/bin/s6-envdir -I -fn /run/ignity/envs" in with_env
-    assert any(line.startswith("# This s6-envdir has no -L") for line in with_env)

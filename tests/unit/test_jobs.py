@@ -32,6 +32,7 @@ def test_the_loop_is_shellcheck_clean(tmp_path: Path, schedule: str, timeout: in
     import re
 
     assert not re.search(r"@[A-Z_]+@", script), "a placeholder left"
+    assert "name='back'\\''up'" in script
     path = tmp_path / "run"
     path.write_text(script)
     done = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True, check=False)
@@ -41,7 +42,7 @@ def test_the_loop_is_shellcheck_clean(tmp_path: Path, schedule: str, timeout: in
 def test_the_loop_names_programs_by_absolute_path() -> None:
     script = jobs.loop_script("j", cron.parse("@hourly"), "forbid", None, 0)
     for program in ("date", "mv", "sleep", "s6-setsid", "s6-ftrig-notify"):
-        assert f"'/usr/bin/{program}'" in script or f"'/bin/{program}'" in script, program
+        assert f"=/usr/bin/{program}\n" in script or f"=/bin/{program}\n" in script, program
 
 
 def test_install_moves_run_and_writes_the_loop(tmp_path: Path) -> None:
@@ -59,8 +60,8 @@ def test_install_moves_run_and_writes_the_loop(tmp_path: Path) -> None:
     assert "echo hi" in (path / ".ignity/job-run").read_text()
     assert (path / ".ignity/next").read_text().startswith(f"#!{sys.executable} -IS\n")
     assert oct((path / ".ignity/job-event").stat().st_mode & 0o7777) == "0o3730"
-    finish = (path / "finish").read_text().split("\n")
-    assert finish[1] == jobs.FINISH_LINE and os.access(path / "finish", os.X_OK)
+    assert "\njob=1\n" in (path / "finish").read_text(), "its finish kills the job's own process group"
+    assert os.access(path / "finish", os.X_OK)
 
 
 def test_install_refuses_a_bad_schedule_in_one_line(tmp_path: Path) -> None:
@@ -197,8 +198,9 @@ class Loop:
         for p in (fake_date, fake_sleep):
             p.chmod(0o755)
         script = jobs.loop_script("j", cron.parse(schedule), "forbid", None, 0)
-        script = script.replace(f"'{shutil.which('date')}'", str(fake_date))
-        script = script.replace(f"'{shutil.which('sleep')}'", str(fake_sleep))
+        script = script.replace(f"date={shutil.which('date')}\n", f"date={fake_date}\n")
+        script = script.replace(f"sleep={shutil.which('sleep')}\n", f"sleep={fake_sleep}\n")
+        assert str(fake_date) in script and str(fake_sleep) in script
         (self.dir / "schedule").write_text(schedule + "\n")
         (self.dir / "timeout-kill").write_text("1000\n")
         (self.dir / "run").write_text(script)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -57,6 +58,13 @@ def _built(checkout: Path, done: subprocess.CompletedProcess[str]) -> None:
     assert dist == [f"ignity-{version}-py3-none-any.whl", f"ignity-{version}-seed.tar.gz", f"ignity-{version}.tar.gz"]
     with zipfile.ZipFile(checkout / "dist" / f"ignity-{version}-py3-none-any.whl") as z:
         assert "ignity/envfile.py" in z.namelist()
+        templates = sorted(p.name for p in (REPO / "src/ignity/sh").iterdir() if p.is_file())
+        assert "finish.sh" in templates
+        for name in templates:
+            assert f"ignity/sh/{name}" in z.namelist(), f"{name}: the templates are package data"
+    with tarfile.open(checkout / "dist" / f"ignity-{version}-seed.tar.gz") as t:
+        for name in templates:
+            assert f"usr/lib/python3/dist-packages/ignity/sh/{name}" in t.getnames(), f"{name}: not in the seed"
 
 
 def test_no_package_target_runs_scripts_setup(checkout: Path):

@@ -18,7 +18,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from ignity import outputs  # noqa: E402
+from ignity import outputs, templates, tools  # noqa: E402
 from ignity.errors import IgnityError  # noqa: E402
 from ignity.services import Service  # noqa: E402
 
@@ -103,14 +103,14 @@ def test_setup_generates_log_dirs_only_where_formatted(tmp_path: Path) -> None:
     outputs.setup(found, "prefixed")
     web = tmp_path / "web"
     assert (web / "run.user").read_text() == "#!/bin/sh\nexec sleep 1\n"
-    assert (web / "run").read_text() == outputs.WRAPPER
+    assert (web / "run").read_text() == templates.read("output-run.sh")
     assert stat.S_ISFIFO((web / "log" / "stderr").stat().st_mode)
-    assert (web / "log" / "format.awk").read_text() == outputs.FORMAT_AWK
+    assert (web / "log" / "format.awk").read_text() == templates.read("format.awk")
     assert os.access(web / "log" / "run", os.X_OK)
     # Only prefixed services count for the width: "web" alone.
-    assert "IGNITY_OUTPUT_PREFIX='web | '" in (web / "log" / "run").read_text()
-    assert "IGNITY_OUTPUT_PREFIX='web ! '" in (web / "log" / "run").read_text()
-    assert "IGNITY_OUTPUT_MODE=json" in (tmp_path / "database" / "log" / "run").read_text()
+    assert "\nprefix_out='web | '\n" in (web / "log" / "run").read_text()
+    assert "\nprefix_err='web ! '\n" in (web / "log" / "run").read_text()
+    assert "\nmode=json\n" in (tmp_path / "database" / "log" / "run").read_text()
     assert not (tmp_path / "raw1" / "log").exists()
     assert (tmp_path / "raw1" / "run").read_text() == "#!/bin/sh\nexec sleep 1\n"
 
@@ -133,7 +133,7 @@ def test_names_with_quotes_are_quoted_for_the_shell(tmp_path: Path) -> None:
     found = [_service(tmp_path, "it's")]
     outputs.setup(found, "prefixed")
     text = (tmp_path / "it's" / "log" / "run").read_text()
-    assert "IGNITY_OUTPUT_PREFIX='it'\\''s | '" in text
+    assert "prefix_out='it'\\''s | '" in text
 
 
 # --- the formatter, run by the awks of this machine ---------------------------
@@ -148,7 +148,7 @@ AWKS = [_awk(["mawk", "-W", "interactive"], "mawk"), _awk(["busybox", "awk"], "b
 
 def run_awk(tmp_path: Path, awk: list[str], mode: str, lines: list[bytes], prefix: str = "web | ") -> list[bytes]:
     program = tmp_path / "format.awk"
-    program.write_text(outputs.FORMAT_AWK)
+    program.write_text(templates.read("format.awk"))
     data = b"".join((STAMP if mode == "json" else b"") + line + b"\n" for line in lines)
     env = {"LC_ALL": "C", "IGNITY_OUTPUT_MODE": mode, "IGNITY_OUTPUT_PREFIX": prefix,
            "IGNITY_OUTPUT_HEAD": '"service": "web", "stream": "stdout"'}  # fmt: skip
@@ -217,24 +217,57 @@ def test_a_long_line_is_cut_between_utf8_sequences(tmp_path: Path, awk: list[str
         piece[len(b"web | ") :].decode("utf-8")  # each piece is valid on its own
 
 
-def test_ring_is_one_more_action_of_each_s6_log(tmp_path: Path) -> None:
+FAKE_PIPELINE = """#!/bin/sh
+out=argv.out
+[ "${IGNITY_OUTPUT_PREFIX#*!}" = "$IGNITY_OUTPUT_PREFIX" ] || out=argv.err
+{
+  for a; do printf '[%s]\\n' "$a"; done
+  printf '%s\\n' "$IGNITY_OUTPUT_PREFIX|$IGNITY_OUTPUT_HEAD|$IGNITY_OUTPUT_MODE|$LC_ALL|$TZ"
+} > "$out"
+exit 1
+"""
+
+
+def run_logger(tmp_path: Path, log: Path) -> dict[str, list[str]]:
+    """Run log/run with a `pipeline` that records its words and environment; both streams' records."""
+    fake = tmp_path / "pipeline"
+    fake.write_text(FAKE_PIPELINE)
+    fake.chmod(0o755)
+    run = (log / "run").read_text()
+    assert f"\npipeline={tools.find('pipeline')}\n" in run
+    (log / "run").write_text(run.replace(f"\npipeline={tools.find('pipeline')}\n", f"\npipeline={fake}\n"))
+    (log / "stderr").unlink()
+    (log / "stderr").write_text("")  # a file, not the fifo: the reader reads it at once
+    # The reader loop holds stdout: run returns once both ran (the fake's exit 1 ends the loop).
+    subprocess.run(["sh", "./run"], cwd=log, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    return {s: (log / f"argv.{s}").read_text().splitlines() for s in ("out", "err")}
+
+
+def test_each_stream_runs_s6_log_then_the_formatter_with_its_ring(tmp_path: Path) -> None:
     found = [_service(tmp_path, "web"), _service(tmp_path, "db", output_mode="json")]
     outputs.setup(found, "prefixed", 65536)
     for name in ("web", "db"):
         ring = tmp_path / name / "log" / "ring"
         assert ring.is_dir() and stat.S_IMODE(ring.stat().st_mode) == 0o700
-        text = (tmp_path / name / "log" / "run").read_text()
-        for stream in ("stdout", "stderr"):
-            assert f"' 1' ' n1' ' s32768' ' T' ' ./ring/{stream}'" in text, text
-    # The container's output is still the `1` action's, first, unchanged.
-    assert "' T' ' 1' ' n1'" in (tmp_path / "db" / "log" / "run").read_text()
+    s6log, awk = tools.find("s6-log"), outputs._find_awk().split()
+    argv = run_logger(tmp_path, tmp_path / "db" / "log")
+    for stream, short, protect, sep in (("stdout", "out", [], "|"), ("stderr", "err", ["[ -p]"], "!")):
+        # The container's output is the `1` action's, first; the ring's directives follow.
+        ring = ["[ n1]", "[ s32768]", "[ T]", f"[ ./ring/{stream}]"]
+        words = [f"[ {s6log}]", "[ -l]", "[ 1048576]", *protect, "[ T]", "[ 1]", *ring, "[]"]
+        env = f'db  {sep} |"service": "db", "stream": "{stream}"|json|C|UTC0'  # padded to the width of "web"
+        assert argv[short] == [*words, *(f"[{w}]" for w in awk), "[-f]", "[format.awk]", env]
 
 
 def test_no_ring_with_zero_bytes_and_a_floor_of_4096(tmp_path: Path) -> None:
     outputs.setup([_service(tmp_path, "a")], "prefixed", 0)
     assert not (tmp_path / "a" / "log" / "ring").exists()
-    assert "ring" not in (tmp_path / "a" / "log" / "run").read_text()
-    assert outputs.ring_directives(100, "stdout") == ("n1", "s4096", "T", "./ring/stdout")
+    argv = run_logger(tmp_path, tmp_path / "a" / "log")
+    assert not any("ring" in w or w == "[ n1]" for w in argv["out"] + argv["err"])
+    assert argv["err"][:5] == [f"[ {tools.find('s6-log')}]", "[ -l]", "[ 1048576]", "[ -p]", "[ 1]"]
+    assert argv["err"][-1] == 'a ! |"service": "a", "stream": "stderr"|prefixed|C|UTC0'
+    outputs.setup([_service(tmp_path, "b")], "prefixed", 100)
+    assert "\nring=4096\n" in (tmp_path / "b" / "log" / "run").read_text()
 
 
 def test_width_of_all_services_for_a_reload(tmp_path: Path) -> None:
@@ -242,4 +275,4 @@ def test_width_of_all_services_for_a_reload(tmp_path: Path) -> None:
     other.mkdir()
     everyone = [_service(other, "database"), _service(other, "web")]
     outputs.setup([_service(tmp_path, "web")], "prefixed", 0, width_of=everyone)
-    assert "IGNITY_OUTPUT_PREFIX='web      | '" in (tmp_path / "web" / "log" / "run").read_text()
+    assert "\nprefix_out='web      | '\n" in (tmp_path / "web" / "log" / "run").read_text()

@@ -1,25 +1,15 @@
-"""Stage 3: shutdown, exec'ed by s6-svscan as its finish program (PID 1, or Ignity's top).
+"""Stage 3: the stop. s6-svscan execs it as its finish (or crash) program, as PID 1.
 
-Entered through the latch (see status.py) on CMD exit, a stop signal, a
-failed start-up, `ignity halt` (all through runtime.stop_argv: `s6-svscanctl
--tb`, or `-b` when services depend on one another; the supervisors are still
-running and are now our children), on `s6-svscanctl -t` (s6-svscan has
-already brought the services down), or when s6-svscan crashes. The stop
-signals were made ignored before this interpreter started, so a second
-SIGTERM or a Ctrl-C changes nothing. Only processes of our own tree are ever
-signalled (proctree). Every wait ends the moment its condition holds; grace
-times are upper bounds.
+It starts deaf to stop signals (sh/svscan-finish.sh) and signals only processes of
+its own tree (proctree). Every wait ends when its condition holds; grace times are
+upper bounds. When it is entered: docs/how-it-works.md ("The lifecycle").
 
-1. In parallel: the finalize scripts, one by one, each bounded; the services
-   stopped: without dependencies, s6-svscan told every supervisor already
-   (`-t`, in the instant the stop was decided, while this interpreter
-   started), so none is told again, and those still running a bounded while
-   later are asked whether they were (svfile.py); with them, in reverse
-   dependency order (a service once every
-   service that depends on it is down); bounded by IGNITY_SERVICES_GRACETIME
-   (s6-supervise enforces it on each through timeout-kill); the boot process
-   or the CMD told to stop through its process group (unless the SIGTERM
-   handler did, as the latch says).
+1. In parallel, each with an upper bound:
+   - finalize scripts, one at a time;
+   - services, told to stop once: without dependencies s6-svscan already told them (-t);
+     with dependencies, in reverse order. Bound: IGNITY_SERVICES_GRACETIME.
+   - the boot process or the CMD (its process group), unless the latch says the signal
+     program did.
 2. Optional sync; SIGTERM to every process left in our tree; at most
    IGNITY_KILL_GRACETIME for them to go; SIGKILL; reap.
 3. Exit with the status that follows from why we stopped.
