@@ -1,0 +1,48 @@
+"""Attack round on the new surfaces (control, reload, logs, jobs, restart policies, migrate).
+
+Each test marked xfail(strict=True) demonstrates a hole that exists today; it
+fails on the hole's own assertion and must lose its marker with the fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tree import Tree
+
+SVC = "/run/ignity/services"
+# The shape of a subscriber's fifo, which s6's ftrigw_notify opens for writing (following links).
+FTRIG_NAME = "ftrig1:@400000006b0f4f0a2b860df3:hostil"
+VICTIM = b"victim\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="jobs.install makes .ignity/job-event 3730 with root's group (jobs.py:339, and the loop's mkdir -m 3730): "
+    "a gid-0 uid plants an ftrig1 link there, and the job loop's s6-ftrig-notify (root) writes through it",
+)
+@pytest.mark.parametrize(
+    ("who", "env", "plant"),
+    [
+        ("exec-1234:0", {}, "setpriv --reuid 1234 --regid 0 --clear-groups"),
+        ("mapped-gid-0", {"USER": "app", "USERMAP_UID": "1000", "USERMAP_GID": "0"}, "s6-setuidgid app"),
+    ],
+    ids=["exec-1234:0", "mapped-gid-0"],
+)
+def test_gid_0_member_cannot_make_a_job_loop_write_through_a_job_event_link(
+    boot, tree: Tree, who: str, env: dict[str, str], plant: str
+):
+    tree.service("yearly", "echo ran; exit 0", schedule="CRON_TZ=UTC 0 0 1 1 *\n")
+    script = (
+        f"for i in $(seq 1000); do [ -s {SVC}/yearly/.ignity/job ] && break; sleep 0.01; done; "
+        "printf 'victim\\n' >/out/victim && chmod 0600 /out/victim; "
+        f"ls -ld {SVC}/yearly/.ignity/job-event; "
+        f"{plant} ln -s /out/victim {SVC}/yearly/.ignity/job-event/{FTRIG_NAME} && echo planted; "
+        "ignity start --wait yearly; echo rc=$?; exit 0"
+    )
+    c = boot("sh", "-c", script, env=env)
+    code = c.wait()
+    if code != 0 or "rc=0" not in c.lines:
+        raise RuntimeError(f"set-up failed ({code}):\n{c.output}")
+    assert (c.out / "victim").read_bytes() == VICTIM, f"root wrote {(c.out / 'victim').read_bytes()!r} ({who})\n{c.output}"
