@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tree import Tree
+from tests.tree import Tree, wait_up
 
 SVC = "/run/ignity/services"
 # The shape of a subscriber's fifo, which s6's ftrigw_notify opens for writing (following links).
@@ -19,8 +19,9 @@ VICTIM = b"victim\n"
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="jobs.install makes .ignity/job-event 3730 with root's group (jobs.py:339, and the loop's mkdir -m 3730): "
-    "a gid-0 uid plants an ftrig1 link there, and the job loop's s6-ftrig-notify (root) writes through it",
+    reason="jobs.install makes .ignity/job-event 3730 with root's group (jobs.py:376-377; the loop's "
+    "mkdir -m 3730 at jobs.py:202): a gid-0 uid plants an ftrig1 link there, and the job loop's "
+    "s6-ftrig-notify (root) writes through it",
 )
 @pytest.mark.parametrize(
     ("who", "env", "plant"),
@@ -79,3 +80,41 @@ def test_ignity_logs_follows_no_link_at_any_position_of_the_logdir(tmp_path):
     lines = source.tail(logs.MAX_READ)
     source.close()
     assert b"TOP SECRET of root" not in b"\n".join(lines), "root read through a link at a middle position"
+
+
+RELOAD_PRELUDE = """
+set -u
+S=/run/ignity/services-state
+E=/etc/ignity/services
+mount -o remount,bind,rw /etc/ignity || exit 90
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="reload lays out .new-NAME/event 3730 with root's group (services.prepare, services.py:129) and "
+    "seal_supervision only re-modes it (runtime.py:317-323): an ftrig link a gid-0 uid planted in the window "
+    "(the stop of the old copy) stays, and the new s6-supervise (root) writes through it",
+)
+def test_gid_0_member_cannot_plant_an_event_link_in_a_reloaded_service(boot, tree: Tree):
+    tree.init("10-fifo", "mkfifo -m 0600 /tmp/go")
+    # The old copy's finish waits for the attacker's turn (an event, not a race to win).
+    tree.service("svc", "exec sleep 1000", finish="#!/bin/sh\nread x < /tmp/go\n")
+    planter = (
+        f"setpriv --reuid 1234 --regid 0 --clear-groups timeout 20 sh -c "
+        f"'until ln -s /out/victim {SVC}/.new-svc/event/{FTRIG_NAME} 2>/dev/null; do :; done; echo planted'; "
+        "echo go > /tmp/go"
+    )
+    script = RELOAD_PRELUDE + (
+        f"{wait_up('svc')} || exit 9; printf 'victim\\n' >/out/victim && chmod 0600 /out/victim; "
+        "printf '#!/bin/sh\\n# v2\\nexec sleep 1000\\n' > $E/svc/run; printf '#!/bin/sh\\ntrue\\n' > $E/svc/finish; "
+        f"( {planter} ) & "
+        "ignity reload; echo reload=$?; wait; "
+        f"ls -l {SVC}/svc/event; {wait_up('svc')}; s6-svc -r $S/svc; {wait_up('svc')}; exit 0"
+    )
+    c = boot("sh", "-c", script)
+    code = c.wait(timeout=90)
+    if code != 0 or "reload=0" not in c.lines or "planted" not in c.lines:
+        raise RuntimeError(f"set-up failed ({code}):\n{c.output}")
+    assert (c.out / "victim").read_bytes() == VICTIM, f"root wrote {(c.out / 'victim').read_bytes()!r}\n{c.output}"
