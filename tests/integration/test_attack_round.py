@@ -6,8 +6,11 @@ fails on the hole's own assertion and must lose its marker with the fix.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
+from tests.harness import Container
 from tests.tree import Tree, wait_up
 
 SVC = "/run/ignity/services"
@@ -118,3 +121,44 @@ def test_gid_0_member_cannot_plant_an_event_link_in_a_reloaded_service(boot, tre
     if code != 0 or "reload=0" not in c.lines or "planted" not in c.lines:
         raise RuntimeError(f"set-up failed ({code}):\n{c.output}")
     assert (c.out / "victim").read_bytes() == VICTIM, f"root wrote {(c.out / 'victim').read_bytes()!r}\n{c.output}"
+
+
+def _nsenter(c: Container, uid: int, gid: int, script: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """`script` in the container as uid:gid, as `docker exec -u UID:GID` does (from the host)."""
+    argv = ["nsenter", "-t", str(c.pid1()), "-m", "-p", "-r", "-w", "--", "setpriv", f"--reuid={uid}",
+            f"--regid={gid}", "--clear-groups", "sh", "-c", script]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="ignity status/stop as root in a non-root container read uid 1000's .ignity/ files with a plain "
+    "open() (svstatus._line, svstatus.py:84; wrappers.failure, health.read): a fifo hangs root's command, "
+    "a link makes root open and print a file of its choosing",
+)
+@pytest.mark.parametrize("plant", ["fifo", "link"])
+def test_root_exec_into_a_non_root_container_reads_nothing_uid_1000_chose(boot, tree: Tree, plant: str):
+    tree.env("05-user", "USER=app\nUSERMAP_UID=1000\nUSERMAP_GID=1000\n")
+    tree.service("svc", "echo svc-up-as-$(id -u); exec sleep 1000")
+    image = boot.image.derive(
+        "chmod 0755 / && preboot && printf 'root-only-secret\\n' > /root/secret && chmod 0600 /root/secret",
+        etc=tree.root,
+    )
+    c = Container(image, tree.root, [], user="1000:1000", run_tmpfs=None)
+    try:
+        c.wait_for("svc-up-as-1000")
+        f = f"{SVC}/svc/.ignity/failed"
+        how = f"mkfifo {f}.x" if plant == "fifo" else f"ln -s /root/secret {f}.x"
+        made = _nsenter(c, 1000, 1000, f"{how} && mv -f {f}.x {f} && s6-svc -d /run/ignity/services-state/svc")
+        if made.returncode != 0:
+            raise RuntimeError(f"uid 1000 could not plant: {made.stderr}\n{c.output}")
+        try:
+            done = _nsenter(c, 0, 0, "ignity status; echo status=$?", timeout=20)
+            out, hung = done.stdout + done.stderr, False
+        except subprocess.TimeoutExpired:
+            out, hung = "", True
+    finally:
+        c.cleanup()
+    assert not hung, "root's ignity status hung on a fifo uid 1000 put in place of .ignity/failed"
+    assert "root-only-secret" not in out, f"root's ignity status printed a file uid 1000 chose:\n{out}"
