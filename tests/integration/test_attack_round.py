@@ -6,6 +6,7 @@ fails on the hole's own assertion and must lose its marker with the fix.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
@@ -205,3 +206,70 @@ def test_root_ignity_logs_in_a_non_root_container_reads_no_directory_uid_1000_na
     if "logs=" not in out:
         raise RuntimeError(out)
     assert "root-only-secret" not in out, f"root's ignity logs printed a file uid 1000 named:\n{out}"
+
+
+# --- ignity migrate: values of a supervisord.conf that end up as code ---------------------------
+
+
+def _migrate(tmp_path, conf: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    from ignity.migrate import supervisord
+
+    root = tmp_path / "root"
+    for rel, content in {"etc/supervisor/supervisord.conf": conf, **(extra or {})}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(content)
+    plan, _ = supervisord.convert(f"{root}/etc/supervisor/supervisord.conf", str(root))
+    return {p: d.decode() for p, (d, _) in plan.files.items()}
+
+
+def _runs_nothing_else(tmp_path, script: str) -> None:
+    (tmp_path / "script").write_text(script)
+    subprocess.run(["sh", str(tmp_path / "script")], cwd=tmp_path, capture_output=True, timeout=10, check=False)
+    assert not (tmp_path / "PWNED").exists(), f"the generated script ran a command the config never named:\n{script}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="supervisord.py:389 writes stdout_logfile unquoted into a comment of log/run; a continuation line "
+    "(the ini's indented next line) puts a newline in it, and what follows runs as a command",
+)
+def test_migrate_a_multi_line_stdout_logfile_stays_a_comment(tmp_path):
+    conf = "[supervisord]\nnodaemon=true\n[program:p]\ncommand=/bin/true\nstdout_logfile=/var/log/p\n  touch PWNED\n"
+    files = _migrate(tmp_path, conf)
+    _runs_nothing_else(tmp_path, files["/etc/ignity/services/p/log/run"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="supervisord.py:273 writes the [include]d file's name unquoted into a comment of run; a file name "
+    "with a newline (files = conf.d/*.conf) puts what follows it on a line of its own, run as a command",
+)
+def test_migrate_an_included_file_name_with_a_newline_stays_a_comment(tmp_path):
+    conf = "[supervisord]\nnodaemon=true\n[include]\nfiles = conf.d/*.conf\n"
+    files = _migrate(tmp_path, conf, {"etc/supervisor/conf.d/x\ntouch PWNED;.conf": "[program:p]\ncommand=/bin/true\n"})
+    _runs_nothing_else(tmp_path, files["/etc/ignity/services/p/run"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="s6overlay.py:400 writes the oneshot's name (an s6-rc.d entry) unquoted into a comment of the "
+    "execline init script; a name with a newline puts what follows it on a line execlineb runs",
+)
+def test_migrate_an_s6_rc_name_with_a_newline_stays_a_comment(tmp_path):
+    from ignity.migrate import s6overlay
+    from tests.unit.test_migrate_s6overlay import Tree as Image
+
+    image = Image(tmp_path / "root")
+    name = "x\nforeground { touch PWNED }"
+    image.rc(name, "oneshot", up="/bin/true up\n")  # a command line, not a lone script: execline
+    image.user(name)
+    plan, _ = s6overlay.convert(str(image.root), {})
+    ((path, (data, _)),) = [(p, f) for p, f in plan.files.items() if p.startswith("/etc/ignity/init/")]
+    script = data.decode().replace("#!/usr/bin/execlineb", "#!" + (shutil.which("execlineb") or "/usr/bin/execlineb"))
+    (tmp_path / "script").write_text(script)
+    (tmp_path / "script").chmod(0o755)
+    subprocess.run([str(tmp_path / "script")], cwd=tmp_path, capture_output=True, timeout=10, check=False)
+    assert not (tmp_path / "PWNED").exists(), f"{path} ran a command the tree never named:\n{script}"
