@@ -281,7 +281,7 @@ def test_migrate_an_s6_rc_name_with_a_newline_stays_a_comment(tmp_path):
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="control.restart (control.py:267-275) brings every named service down, then up one by one, and "
+    reason="control.restart (control.py:283-290) brings every named service down, then up one by one, and "
     "stops at the first that is not ready in time: the services after it stay down (wanted down, no note), "
     "and the one line names only the first",
 )
