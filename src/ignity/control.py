@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ignity import config, log, paths, phase, svstatus, wrappers
+from ignity import config, log, paths, phase, svfile, svstatus, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -54,7 +54,7 @@ SIGNALS = {
 def become_owner(scandir: str = paths.SCANDIR) -> None:
     """Refuse any uid but root and the scan directory's owner; root acts as that owner."""
     try:
-        st = os.stat(scandir)
+        st = svfile.owner_of(scandir)
     except OSError:
         raise IgnityError(f"{scandir} does not exist: not in a running Ignity container", CANNOT) from None
     uid = os.geteuid()
@@ -65,9 +65,7 @@ def become_owner(scandir: str = paths.SCANDIR) -> None:
             f"uid {uid} may not control services (only root, or uid {st.st_uid} which Ignity runs as): nothing changed",
             CANNOT,
         )
-    os.setgroups([])
-    os.setgid(st.st_gid)
-    os.setuid(st.st_uid)
+    svfile.act_as_owner(scandir)
 
 
 def services(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ignity import templates, tools
+from ignity import svfile, templates, tools
 from ignity.errors import IgnityError
 
 DEFAULTS = {"health-interval": 10000, "health-retries": 3, "health-timeout": 5000}
@@ -125,23 +125,20 @@ def read(path: str) -> State | None:
         return None
     state, failures = "starting", 0
     try:
-        with open(f"{path}/{STATE}") as f:
-            words = f.read().split()
+        words = svfile.read_text(f"{path}/{STATE}", 256).split()
         if len(words) == 2 and words[1].isdigit():
             state, failures = words[0], int(words[1])
     except OSError:
         pass
     last = None
     try:
-        with open(f"{path}/{LAST}", errors="replace") as f:
-            last = f.read(LAST_MAX + 1).rstrip("\n") or None
+        last = svfile.read_text(f"{path}/{LAST}", LAST_MAX + 1).rstrip("\n") or None
         if last is not None and len(last) > LAST_MAX:
             last = last[:LAST_MAX] + "..."  # a check may print anything: the status stays one line
     except OSError:
         pass
     try:
-        with open(f"{path}/{RESTARTS}") as f:
-            restarts = len(f.read())
+        restarts = len(svfile.read_small(f"{path}/{RESTARTS}", 1 << 16))
     except OSError:
         restarts = 0
     return State(state, failures, last, restarts)

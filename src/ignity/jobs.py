@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ignity import cron, templates, tools
+from ignity import cron, svfile, templates, tools
 from ignity.errors import IgnityError
 
 PRIVATE = ".ignity"
@@ -96,8 +96,9 @@ def install(path: str, name: str) -> None:
     _write(f"{path}/run", script, 0o755)
     _write(f"{path}/{NEXT}", runtime.python_script("ignity.cron", sys.executable), 0o755)
     _write(f"{path}/{JOB_PGID}", "", 0o644)
-    os.mkdir(f"{path}/{EVENT}")
-    os.chmod(f"{path}/{EVENT}", 0o3730)
+    # Root's (Ignity's uid's) alone: only root and the owner subscribe (run_now is theirs), and
+    # s6-ftrig-notify, run by the loop as root, opens every entry for writing, following links.
+    runtime.make_event_dir(f"{path}/{EVENT}")
 
 
 def _write(path: str, text: str, mode: int) -> None:
@@ -166,8 +167,7 @@ def describe(path: str) -> dict[str, object] | None:
         return None
     shown = next((ln for ln in lines if ln and not ln.startswith("#")), "")
     try:
-        with open(f"{path}/{STATE}") as f:
-            state = parse_state(f.read(256))
+        state = parse_state(svfile.read_text(f"{path}/{STATE}", 256))
     except OSError:
         state = None
     state = state or JobState(None, None, None, None)
@@ -228,8 +228,7 @@ def run_now(name: str, wait: bool, directory: str | None = None, timeout_ms: int
         log.error("job", f"{name}: a run is still going (concurrency forbid): not started")
         return REFUSED
     try:
-        with open(f"{path}/{STATE}") as f:
-            state = parse_state(f.read(256))
+        state = parse_state(svfile.read_text(f"{path}/{STATE}", 256))
     except OSError:
         state = None
     if state is None or state.last_exit is None:

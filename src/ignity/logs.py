@@ -18,7 +18,9 @@ There is no inotify in the standard library, so it looks for new lines every
 POLL_S (what `tail -f` does without inotify); it ends on SIGINT or SIGTERM.
 
 Safety, since this runs as root and an author's logger may run as another
-uid that owns its logdir: the logdir is opened with O_NOFOLLOW|O_DIRECTORY,
+uid that owns its logdir: root in a container whose Ignity runs as another
+uid first becomes that uid (svfile.act_as_owner); the logdir is opened one
+component at a time from `/`, each with O_NOFOLLOW|O_DIRECTORY (open_dir),
 every file in it through that descriptor with O_NOFOLLOW|O_NONBLOCK and used
 only if it is a regular file, and every read is bounded (MAX_READ a file,
 from its end). Nothing a service's uid writes is followed, executed or
@@ -32,7 +34,7 @@ import os
 import stat
 import sys
 
-from ignity import outputs, paths
+from ignity import outputs, paths, svfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ USAGE, NOT_RUNNING = 100, 111
 
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class LogsError(Exception):
@@ -69,7 +72,7 @@ class Source:
 
     def open(self) -> None:
         try:
-            self.dirfd = os.open(self.directory, _OPEN_DIR)
+            self.dirfd = open_dir(self.directory)
         except FileNotFoundError:
             self.dirfd = -1  # nothing written yet: s6-log makes it at its first line
         except OSError as e:
@@ -160,6 +163,30 @@ class Source:
         except OSError:
             return False  # gone, or not made yet by the new logger: keep what we have
         return st.st_ino != os.fstat(self.dirfd).st_ino
+
+
+def open_dir(path: str) -> int:
+    """`path` opened as a directory, one component at a time from `/` (or `.`), each with O_NOFOLLOW.
+
+    A service's uid may own a directory on the way to its logdir (its home)
+    and swap a component for a link: no link at any position is followed (an
+    O_PATH|O_NOFOLLOW open of a link gives the link, which O_DIRECTORY refuses:
+    ENOTDIR). OSError otherwise, as os.open.
+    """
+    fd = os.open("/" if path.startswith("/") else ".", _OPEN_PATH)
+    try:
+        for name in path.split("/"):
+            if name in ("", "."):
+                continue
+            parent, fd = fd, -1
+            try:
+                fd = os.open(name, _OPEN_PATH | os.O_NOFOLLOW, dir_fd=parent)
+            finally:
+                os.close(parent)
+        return os.open(".", _OPEN_DIR, dir_fd=fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _why(e: OSError) -> str:
@@ -299,6 +326,11 @@ def services(services_dir: str = paths.SERVICES) -> list[str]:
 def main(names: list[str], count: int | None, follow: bool, services_dir: str = paths.SERVICES) -> int:
     if not os.path.isdir(services_dir) or not os.path.isdir(paths.SCANDIR):
         sys.stderr.write(f"ignity logs: not inside a running Ignity container ({services_dir} is missing)\n")
+        return NOT_RUNNING
+    try:
+        svfile.act_as_owner(paths.SCANDIR)  # root in a non-root container: reads only what Ignity's uid may
+    except OSError as e:
+        sys.stderr.write(f"ignity logs: {paths.SCANDIR}: {e.strerror}\n")
         return NOT_RUNNING
     chosen = names or services(services_dir)
     out = sys.stdout.buffer

@@ -203,7 +203,19 @@ def seal_supervision(services_dir: str = paths.SERVICES) -> None:
                     os.mkdir(path, mode)
                 except FileExistsError:
                     pass
-                _take(path, mode)
+                _take(path, mode, purge=sub == "event")
+
+
+def make_event_dir(path: str) -> None:
+    """A fifodir root's (Ignity's uid's) alone, 0700, from its first instant.
+
+    Not s6's own 3730 with root's group: whoever notifies it (s6-supervise, a
+    job loop's s6-ftrig-notify, as root) opens every entry for writing,
+    following links, so no other uid may put an entry there. Only root and the
+    owner subscribe (s6-svwait, ignity start --wait).
+    """
+    os.mkdir(path, 0o700)
+    _take(path, 0o700)
 
 
 def warn_shared(uid_gid: tuple[int, int]) -> list[str]:
@@ -259,10 +271,12 @@ def remove_tree(dirfd: int, name: str) -> None:
     os.rmdir(name, dir_fd=dirfd)
 
 
-def _take(path: str, mode: int) -> None:
+def _take(path: str, mode: int, purge: bool = False) -> None:
     """`path` a real directory of ours with `mode`: never a link, never someone else's.
 
     Changed through an fd opened with O_NOFOLLOW, so a link swapped in is refused.
+    `purge` (an event fifodir): every entry another uid made there while it was
+    not yet ours is removed, so that no notifier writes through it.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -278,6 +292,14 @@ def _take(path: str, mode: int) -> None:
         # Not root: what is not ours (an engine's tmpfs) is used as it is.
         if stat.S_IMODE(st.st_mode) != mode and (uid == 0 or st.st_uid == uid):
             os.fchmod(fd, mode)
+        if purge:
+            for entry in os.listdir(fd):
+                try:
+                    foreign = os.lstat(entry, dir_fd=fd).st_uid != uid
+                except FileNotFoundError:  # a subscriber of ours left meanwhile
+                    continue
+                if foreign:
+                    remove_tree(fd, entry)
     finally:
         os.close(fd)
 

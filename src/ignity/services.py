@@ -124,9 +124,9 @@ def prepare(service: Service, gracetime_ms: int, listen: bool) -> None:
         with open(timeout_kill, "w") as f:
             f.write(f"{max(1, gracetime_ms)}\n")
     if listen and not os.path.isdir(service.event):
-        # The fifodir format s6-supervise itself creates (subscribers of our group).
-        os.mkdir(service.event)
-        os.chmod(service.event, 0o3730)
+        # Root's (Ignity's uid's) alone from the start, not s6's 3730: s6-supervise (root) notifies
+        # every entry by opening it for writing, following links (runtime.seal_supervision).
+        runtime.make_event_dir(service.event)
 
 
 def _graph(all_services: list[Service], directory: str) -> dict[str, list[str]]:

@@ -33,6 +33,53 @@ STATUS = "supervise/status"
 _old_layout: bool | None = None
 
 
+def read_small(path: str, limit: int = 4096) -> bytes:
+    """At most `limit` bytes of `path`, a regular file, never a link, never a blocking open.
+
+    How `ignity status` and its helpers read a service's small state files
+    (`.ignity/*`), which the service's uid can replace: O_NONBLOCK, so a fifo
+    put there never hangs the open; fstat before any read, so only a regular
+    file is read. OSError (with the reason) otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file", path)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str, limit: int = 4096) -> str:
+    """read_small, decoded (a bad byte replaced)."""
+    return read_small(path, limit).decode("utf-8", "replace")
+
+
+def owner_of(scandir: str) -> os.stat_result:
+    """The scan directory's stat: of the entry itself when it is another uid's link (never followed)."""
+    st = os.lstat(scandir)
+    if stat.S_ISLNK(st.st_mode) and st.st_uid == 0:
+        st = os.stat(scandir)
+    return st
+
+
+def act_as_owner(scandir: str) -> None:
+    """As root, when the scan directory is another uid's (Ignity runs as that uid), become that uid.
+
+    Root's `podman exec` into a container whose Ignity runs as uid 1000 reads
+    only what uid 1000 may read: no file, fifo or link uid 1000 put in its
+    state makes root open anything of root's. OSError when there is no scan directory.
+    """
+    if os.geteuid() != 0:
+        return
+    st = owner_of(scandir)
+    if st.st_uid == 0:
+        return
+    os.setgroups([])
+    os.setgid(st.st_gid)
+    os.setuid(st.st_uid)
+
+
 def read_owned(path: str, limit: int = 64) -> bytes:
     """At most `limit` bytes of `path`, a regular file of this uid (root's, as root), never a link.
 

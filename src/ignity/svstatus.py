@@ -47,7 +47,7 @@ import os
 import sys
 import time
 
-from ignity import health, log, paths, phase, tools, wrappers
+from ignity import health, log, paths, phase, svfile, tools, wrappers
 from ignity import signals as signal
 from ignity.errors import IgnityError
 
@@ -81,8 +81,7 @@ _SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
 def _line(path: str) -> str:
     """The first line of a small file of Ignity's, stripped; "" when absent or empty."""
     try:
-        with open(path, "rb") as f:
-            return f.read(4096).decode("utf-8", "replace").split("\n", 1)[0].strip()
+        return svfile.read_text(path).split("\n", 1)[0].strip()
     except OSError:
         return ""
 
@@ -464,8 +463,7 @@ def parse_svstat(service: Service, line: str) -> None:
 
 def _max_death_tally(service: Service) -> int:
     try:
-        with open(f"{service.path}/max-death-tally") as f:
-            text = f.read().strip()
+        text = svfile.read_text(f"{service.path}/max-death-tally", 64).strip()
     except OSError:
         return DEFAULT_MAX_DEATH_TALLY
     return min(int(text), MAX_DEATH_TALLY) if text.isdigit() else DEFAULT_MAX_DEATH_TALLY
@@ -716,6 +714,10 @@ def main(argv: list[str]) -> int:
         return 0 if e.code in (0, None) else USAGE
     signal.signal(signal.SIGTERM, _interrupted)
     try:
+        try:
+            svfile.act_as_owner(paths.SCANDIR)  # root in a non-root container: reads as Ignity's uid
+        except FileNotFoundError:
+            pass  # probe says so
         word, detail, services = probe(paths.SCANDIR, args.wait_ready, args.live)
     except (IgnityError, OSError) as e:
         message = str(e) if isinstance(e, IgnityError) else f"{e.filename}: {e.strerror}"

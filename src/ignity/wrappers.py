@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ignity import restarts, templates, tools
+from ignity import restarts, svfile, templates, tools
 from ignity.errors import IgnityError
 
 # The directory inside a service's run-time copy that Ignity owns.
@@ -181,8 +181,7 @@ def failed_permanently(path: str) -> bool:
 def failure(path: str) -> str:
     """Why the service at `path` was given up on (.ignity/failed), or ""."""
     try:
-        with open(f"{path}/{FAILED}", errors="replace") as f:
-            return f.read(200).strip()
+        return svfile.read_text(f"{path}/{FAILED}", 200).strip()
     except OSError:
         return ""
 

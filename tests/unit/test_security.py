@@ -147,3 +147,19 @@ def test_ignity_has_no_network_code_and_installs_nothing_setuid(tmp_path: Path):
     written = [p for p in tmp_path.rglob("*") if p not in before and not p.is_symlink()]
     assert written
     assert not [p for p in written if p.stat().st_mode & (stat.S_ISUID | stat.S_ISGID | 0o022)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sealing is root's")
+def test_sealing_empties_an_event_fifodir_of_what_another_uid_planted(tmp_path: Path):
+    """An `event/` made before root took it (an old 3730 one) loses every entry another uid put there."""
+    event = tmp_path / "svc" / "event"
+    event.mkdir(parents=True)
+    event.chmod(0o3730)
+    planted = event / "ftrig1:@400000006b0f4f0a2b860df3:hostil"
+    planted.symlink_to(tmp_path / "victim")
+    os.lchown(planted, 1234, 0)
+    ours = event / "ftrig1:@400000006b0f4f0a2b860df3:rootsb"
+    os.mkfifo(ours)
+    runtime.seal_supervision(str(tmp_path))
+    assert sorted(os.listdir(event)) == [ours.name], "the planted link stays; root's own subscriber goes"
+    assert stat.S_IMODE(event.stat().st_mode) == 0o700 and (event.stat().st_uid, event.stat().st_gid) == (0, 0)

@@ -160,7 +160,7 @@ read -r lstart lend lexit _ 2>/dev/null < .ignity/job || { lstart=- lend=- lexit
 # A run cut short with the previous loop (the job was stopped) is not running any more.
 if [ "$lstart" != - ] && { [ "$lend" = - ] || [ "$lend" -lt "$lstart" ]; }; then lend=$lstart lexit=-; fi
 started=$lstart
-[ -d .ignity/job-event ] || { "$mkdir" -m 3730 .ignity/job-event 2>/dev/null; }
+[ -d .ignity/job-event ] || { "$mkdir" -m 0700 .ignity/job-event 2>/dev/null; }
 if [ "$kind" = every ]; then
   uptime
   next=$((base + every))
