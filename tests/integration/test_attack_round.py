@@ -260,13 +260,6 @@ def test_migrate_an_s6_rc_name_with_a_newline_stays_a_comment(tmp_path):
 # --- operator commands: nothing half-changed -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="control.restart (control.py:283-290) brings every named service down, then up one by one, and "
-    "stops at the first that is not ready in time: the services after it stay down (wanted down, no note), "
-    "and the one line names only the first",
-)
 def test_a_restart_that_times_out_leaves_no_other_service_down(boot, tree: Tree):
     # `a` is ready at its first start only: the restart's wait for it times out.
     tree.service(
