@@ -277,12 +277,6 @@ def test_a_restart_that_times_out_leaves_no_other_service_down(boot, tree: Tree)
     assert "b=true true" in c.lines, f"the failed restart of a left b down:\n{c.output}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reload.main (reload.py:84-95) turns SIGINT/SIGTERM/SIGHUP (Ctrl-C, a kubectl exec that ends) into "
-    "'abandoned where it was': a changed service already stopped stays down, neither the old copy nor the new",
-)
 def test_an_interrupted_reload_leaves_no_service_down(boot, tree: Tree):
     tree.init("10-fifo", "mkfifo -m 0600 /tmp/go /tmp/infinish")
     # The old copy's finish says it runs, then waits: the interrupt lands while reload waits for the stop.
