@@ -11,6 +11,7 @@ by their dependencies, records the operator's intent (docs/service-states.md:
 - start: dependencies first, then `s6-svc -wU|-wu -T B -u` (ready where it
   notifies, else up); B is IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME (default 5000);
 - restart: stop then start (a plain `s6-svc -r` never escalates to SIGKILL);
+  one not up in time, or an interrupt, leaves none of the others down;
 - signal: `s6-svc -h|-t|...` to a running service.
 
 Who may: root and the uid Ignity runs as (the owner of the scan directory);

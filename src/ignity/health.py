@@ -128,7 +128,7 @@ def read(path: str) -> State | None:
         with open(f"{path}/{STATE}") as f:
             words = f.read().split()
         if len(words) == 2 and words[1].isdigit():
-            state, failures = words[0], int(words[1])
+            state, failures = (words[0] if words[0].isprintable() else "?"), int(words[1])
     except OSError:
         pass
     last = None
@@ -137,6 +137,9 @@ def read(path: str) -> State | None:
             last = f.read(LAST_MAX + 1).rstrip("\n") or None
         if last is not None and len(last) > LAST_MAX:
             last = last[:LAST_MAX] + "..."  # a check may print anything: the status stays one line
+        if last is not None and not last.isprintable():
+            # nor may it move the operator's cursor or recolour the terminal (escape sequences)
+            last = "".join(c if c.isprintable() else "?" for c in last)
     except OSError:
         pass
     try:

@@ -26,7 +26,10 @@ All or nothing up to the first irreversible step:
 A stop of the container during a reload wins: the reload sees the latch
 before its next step and ends (exit 1, saying how far it got); what is in
 /run/ignity/services then is what stage 3 stops. Nothing is linked into the
-scan directory that is not laid out in full under its name.
+scan directory that is not laid out in full under its name. An interrupt
+(SIGINT, SIGTERM, SIGHUP: Ctrl-C, a `kubectl exec` that ends) leaves no service
+down: while the old copies stop, those stopped are asked up again (nothing
+changed); from the swap on it is deferred until the reload is done.
 """
 
 from __future__ import annotations
