@@ -71,7 +71,14 @@ class Converter:
         if isinstance(found, str):
             self.report.leave(path, None, found, "make it a readable directory")
             return []
-        return [n for n in found if not n.startswith(".")]
+        names = [n for n in found if not n.startswith(".")]
+        if path == RC_D or (path.startswith(f"{RC_D}/") and path.endswith(".d")):
+            return names  # s6-rc names: a longrun's is refused in s6_rc, a oneshot's made safe in its file name
+        for name in [n for n in names if not n.isprintable()]:
+            self.report.leave(
+                f"{path}/{show(name)}", None, "a control character in its name: not converted", "rename it"
+            )
+        return [n for n in names if n.isprintable()]
 
     def read(self, path: str) -> bytes | None:
         data = self.view.read(path, MAX_READ)
@@ -267,7 +274,7 @@ class Converter:
         seen.add(name)
         kind = self.kinds.get(name)
         if kind is None:
-            if name not in OVERLAY_OWN:
+            if name not in OVERLAY_OWN and name.isprintable():  # (one with a control character is reported)
                 self.report.leave(
                     f"{RC_D}/{show(name)}", None, "named but not defined", "define it, or remove its name"
                 )
