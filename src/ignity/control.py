@@ -11,6 +11,7 @@ by their dependencies, records the operator's intent (docs/service-states.md:
 - start: dependencies first, then `s6-svc -wU|-wu -T B -u` (ready where it
   notifies, else up); B is IGNITY_CMD_WAIT_FOR_SERVICES_MAXTIME (default 5000);
 - restart: stop then start (a plain `s6-svc -r` never escalates to SIGKILL);
+  one not up in time, or an interrupt, leaves none of the others down;
 - signal: `s6-svc -h|-t|...` to a running service.
 
 Who may: root and the uid Ignity runs as (the owner of the scan directory);
@@ -273,20 +274,60 @@ def stop(names: list[str], timeout: int | None, with_dependents: bool) -> int:
 
 
 def restart(names: list[str], timeout: int | None) -> int:
+    """Down every named service, then up each (dependencies first); never one left down.
+
+    A service not up in time does not stop the others: each is started and the
+    one line names the ones not up. An interrupt (Ctrl-C, SIGTERM, SIGHUP) asks
+    s6 to start every service brought down and not yet started, then ends.
+    """
     chosen, by_name = services(names)
     for service in chosen:
         if service.job is not None:
             raise IgnityError(f"{service.name} is a job: use ignity start to run it now", USAGE)
     up_bound = start_bound() if timeout is None else timeout
-    for service in chosen:
-        if service.s6_state != svstatus.DOWN or service.wanted_up:
+    pending: list[svstatus.Service] = []  # brought down (or being), not yet started again
+    failed: list[str] = []
+    try:
+        for service in [s for s in chosen if s.s6_state != svstatus.DOWN or s.wanted_up]:
+            pending.append(service)
             bring_down(service, stop_bound(service) if timeout is None else timeout)
-    for service in dependencies_first(chosen, by_name):
-        if service not in chosen and service.in_order and service.s6_state == svstatus.UP:
-            continue
-        bring_up(service, up_bound)
-        _say(f"{service.name}: restarted, {'ready' if service.notifies else 'up'}")
+        for service in dependencies_first(chosen, by_name):
+            if service not in chosen and service.in_order and service.s6_state == svstatus.UP:
+                continue
+            try:
+                bring_up(service, up_bound)
+            except IgnityError as e:
+                failed.append(str(e))
+            else:
+                _say(f"{service.name}: restarted, {'ready' if service.notifies else 'up'}")
+            if service in pending:
+                pending.remove(service)
+    except (KeyboardInterrupt, IgnityError):
+        _start_anyway(pending)
+        raise
+    if failed:
+        others = "the others restarted" if len(failed) < len(chosen) else "asked to start"
+        raise IgnityError("; ".join(failed) + f" ({others})", NOT_DONE)
     return DONE
+
+
+def _start_anyway(services_down: list[svstatus.Service]) -> None:
+    """After an interrupt or a failed stop: ask s6 to start what restart brought down, without waiting."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+    try:
+        for service in services_down:
+            clear(service)
+            try:
+                os.unlink(f"{service.path}/down")
+            except FileNotFoundError:
+                pass
+            svc(["-u"], service)
+            try:
+                log.error(PHASE, f"{service.name}: restart cut short: asked to start again, not waited for")
+            except OSError:  # the terminal gone (SIGHUP): the start matters, not the line
+                pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def send(sig: str, names: list[str]) -> int:
@@ -347,6 +388,7 @@ def main(command: str, argv: list[str]) -> int:
     except SystemExit as e:
         return 0 if e.code in (0, None) else USAGE
     signal.signal(signal.SIGTERM, svstatus._interrupted)  # as Ctrl-C: no s6-svc left waiting
+    signal.signal(signal.SIGHUP, svstatus._interrupted)  # kubectl exec's connection closing, too
     try:
         become_owner()
         must_be_running()

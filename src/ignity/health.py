@@ -127,7 +127,7 @@ def read(path: str) -> State | None:
     try:
         words = svfile.read_text(f"{path}/{STATE}", 256).split()
         if len(words) == 2 and words[1].isdigit():
-            state, failures = words[0], int(words[1])
+            state, failures = (words[0] if words[0].isprintable() else "?"), int(words[1])
     except OSError:
         pass
     last = None
@@ -135,6 +135,9 @@ def read(path: str) -> State | None:
         last = svfile.read_text(f"{path}/{LAST}", LAST_MAX + 1).rstrip("\n") or None
         if last is not None and len(last) > LAST_MAX:
             last = last[:LAST_MAX] + "..."  # a check may print anything: the status stays one line
+        if last is not None and not last.isprintable():
+            # nor may it move the operator's cursor or recolour the terminal (escape sequences)
+            last = "".join(c if c.isprintable() else "?" for c in last)
     except OSError:
         pass
     try:

@@ -26,7 +26,10 @@ All or nothing up to the first irreversible step:
 A stop of the container during a reload wins: the reload sees the latch
 before its next step and ends (exit 1, saying how far it got); what is in
 /run/ignity/services then is what stage 3 stops. Nothing is linked into the
-scan directory that is not laid out in full under its name.
+scan directory that is not laid out in full under its name. An interrupt
+(SIGINT, SIGTERM, SIGHUP: Ctrl-C, a `kubectl exec` that ends) leaves no service
+down: while the old copies stop, those stopped are asked up again (nothing
+changed); from the swap on it is deferred until the reload is done.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import os
 import stat
 import sys
 
-from ignity import config, deps, outputs, paths, procs, runtime, services, status, tools
+from ignity import config, deps, outputs, paths, procs, runtime, services, signals, status, tools
 from ignity.errors import IgnityError
 
 LOCK = f"{paths.STATE}/reload.lock"
@@ -91,7 +94,7 @@ def main() -> int:
         return _locked()
     except Interrupted as e:
         why = "the container is stopping" if status.stopping() else f"interrupted by signal {e.args[0]}"
-        say(f"{why}: reload abandoned where it was (see ignity status)")
+        say(f"{why}: " + (e.args[1] if len(e.args) > 1 else "reload abandoned where it was (see ignity status)"))
         return 128 + int(e.args[0])
     finally:
         os.close(lock)
@@ -123,7 +126,7 @@ def _locked() -> int:
         say(f"{_text(e)}: nothing changed")
         return REFUSED
     try:
-        apply(added, removed, changed, new, cfg, done)
+        deferred = apply(added, removed, changed, new, cfg, done)
     except Stopping:
         say("the container is stopping: reload abandoned" + (f" after: {'; '.join(done)}" if done else ""))
         return REFUSED
@@ -133,7 +136,10 @@ def _locked() -> int:
         else:
             say(f"{_text(e)}" + (f" (done: {'; '.join(done)})" if done else ""))
         return REFUSED
-    print(summary(added, removed, changed))
+    print(summary(added, removed, changed), flush=True)
+    if deferred:
+        say(f"interrupted by signal {deferred}: the reload was finished first")
+        return 128 + deferred
     return 0
 
 
@@ -280,18 +286,86 @@ def apply(
     new: list[services.Service],
     cfg: config.Config,
     done: list[str],
-) -> None:
+) -> int:
+    """The irreversible steps; the signal deferred while they ran (0: none).
+
+    An interrupt (SIGINT, SIGTERM, SIGHUP) while the old copies stop undoes
+    the stops (each asked up again, the staged copies dropped: nothing
+    changed); from the swap on it is deferred until the reload is done. A stop
+    of the container wins in both (the latch, and a signal while it is set).
+    """
     old_graph = deps.read(services.LAID_OUT)
     svc = tools.find("s6-svc")
     bound = str(max(1000, cfg.services_gracetime + 5000))
-    for name in stop_order(set(removed) | set(changed), old_graph):
+    stopped: list[str] = []
+    try:
+        for name in stop_order(set(removed) | set(changed), old_graph):
+            _latch()
+            path = f"{paths.SERVICES}/{name}"
+            if _wanted_up(path):
+                stopped.append(name)
+            code = procs.run([svc, "-wD", "-T", bound, "-d", path], stderr_to_null=True)
+            if code not in (0, 1):  # 1: it had failed for good, and is down
+                raise IgnityError(f"{name} did not stop within {bound} ms (s6-svc exited {code})")
+            done.append(f"stopped {name}")
         _latch()
-        path = f"{paths.SERVICES}/{name}"
-        code = procs.run([svc, "-wD", "-T", bound, "-d", path], stderr_to_null=True)
-        if code not in (0, 1):  # 1: it had failed for good, and is down
-            raise IgnityError(f"{name} did not stop within {bound} ms (s6-svc exited {code})")
-        done.append(f"stopped {name}")
-    _latch()
+    except Interrupted as e:
+        if status.stopping():
+            raise
+        _undo_stops(stopped)
+        again = f" ({', '.join(stopped)} asked up again, as they were)" if stopped else ""
+        raise Interrupted(e.args[0], "nothing changed" + again) from None
+    with _Deferred() as deferred:
+        _swap_and_start(added, removed, changed, new, cfg)
+    return deferred.signum
+
+
+def _wanted_up(path: str) -> bool:
+    """s6 wants the service at `path` up (so an undone stop starts it again)."""
+    from ignity import svstatus
+
+    code, out = svstatus.run_all([[tools.find("s6-svstat"), "-o", "wantedup", path]])[0]
+    return code == 0 and out.strip() == "true"
+
+
+class _Deferred:
+    """SIGINT, SIGTERM, SIGHUP noted, not raised, while the block runs; raised at once if the container stops."""
+
+    SIGNALS = (signals.SIGINT, signals.SIGTERM, signals.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self.before: list[object] = []
+
+    def note(self, signum: int, frame: object) -> None:
+        if status.stopping():
+            raise Interrupted(signum)
+        self.signum = self.signum or signum
+
+    def __enter__(self) -> _Deferred:
+        self.before = [signals.signal(s, self.note) for s in self.SIGNALS]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in zip(self.SIGNALS, self.before):
+            signals.signal(s, handler)  # type: ignore[arg-type]
+
+
+def _undo_stops(names: list[str]) -> None:
+    """Ask each service a reload stopped to start again (its old copy, still in place), signals blocked."""
+    mask = signals.pthread_sigmask(signals.SIG_BLOCK, set(_Deferred.SIGNALS))
+    try:
+        svc = tools.find("s6-svc")
+        for name in names:
+            procs.run([svc, "-u", f"{paths.SERVICES}/{name}"], stderr_to_null=True)
+        _drop_staged()
+    finally:
+        signals.pthread_sigmask(signals.SIG_SETMASK, mask)
+
+
+def _swap_and_start(
+    added: list[str], removed: list[str], changed: list[str], new: list[services.Service], cfg: config.Config
+) -> None:
     gone: list[str] = []
     for name in removed:
         try:

@@ -196,36 +196,18 @@ def _runs_nothing_else(tmp_path, script: str) -> None:
     assert not (tmp_path / "PWNED").exists(), f"the generated script ran a command the config never named:\n{script}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="supervisord.py:389 writes stdout_logfile unquoted into a comment of log/run; a continuation line "
-    "(the ini's indented next line) puts a newline in it, and what follows runs as a command",
-)
 def test_migrate_a_multi_line_stdout_logfile_stays_a_comment(tmp_path):
     conf = "[supervisord]\nnodaemon=true\n[program:p]\ncommand=/bin/true\nstdout_logfile=/var/log/p\n  touch PWNED\n"
     files = _migrate(tmp_path, conf)
     _runs_nothing_else(tmp_path, files["/etc/ignity/services/p/log/run"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="supervisord.py:273 writes the [include]d file's name unquoted into a comment of run; a file name "
-    "with a newline (files = conf.d/*.conf) puts what follows it on a line of its own, run as a command",
-)
 def test_migrate_an_included_file_name_with_a_newline_stays_a_comment(tmp_path):
     conf = "[supervisord]\nnodaemon=true\n[include]\nfiles = conf.d/*.conf\n"
     files = _migrate(tmp_path, conf, {"etc/supervisor/conf.d/x\ntouch PWNED;.conf": "[program:p]\ncommand=/bin/true\n"})
     _runs_nothing_else(tmp_path, files["/etc/ignity/services/p/run"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="s6overlay.py:400 writes the oneshot's name (an s6-rc.d entry) unquoted into a comment of the "
-    "execline init script; a name with a newline puts what follows it on a line execlineb runs",
-)
 def test_migrate_an_s6_rc_name_with_a_newline_stays_a_comment(tmp_path):
     from ignity.migrate import s6overlay
     from tests.unit.test_migrate_s6overlay import Tree as Image
@@ -246,13 +228,6 @@ def test_migrate_an_s6_rc_name_with_a_newline_stays_a_comment(tmp_path):
 # --- operator commands: nothing half-changed -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="control.restart (control.py:283-290) brings every named service down, then up one by one, and "
-    "stops at the first that is not ready in time: the services after it stay down (wanted down, no note), "
-    "and the one line names only the first",
-)
 def test_a_restart_that_times_out_leaves_no_other_service_down(boot, tree: Tree):
     # `a` is ready at its first start only: the restart's wait for it times out.
     tree.service(
@@ -270,12 +245,6 @@ def test_a_restart_that_times_out_leaves_no_other_service_down(boot, tree: Tree)
     assert "b=true true" in c.lines, f"the failed restart of a left b down:\n{c.output}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reload.main (reload.py:84-95) turns SIGINT/SIGTERM/SIGHUP (Ctrl-C, a kubectl exec that ends) into "
-    "'abandoned where it was': a changed service already stopped stays down, neither the old copy nor the new",
-)
 def test_an_interrupted_reload_leaves_no_service_down(boot, tree: Tree):
     tree.init("10-fifo", "mkfifo -m 0600 /tmp/go /tmp/infinish")
     # The old copy's finish says it runs, then waits: the interrupt lands while reload waits for the stop.
@@ -292,12 +261,6 @@ def test_an_interrupted_reload_leaves_no_service_down(boot, tree: Tree):
     assert "svc-up=0" in c.lines, f"the interrupted reload left svc down:\n{c.output}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="migrate's Plan.write (writer.py:46-59) checks only files for clashes before writing; a directory it "
-    "needs that is a file or a link stops it midway ('nothing more written'), after earlier services were written",
-)
 def test_migrate_writes_all_or_nothing_when_a_directory_is_in_the_way(tmp_path):
     from ignity.errors import IgnityError
 

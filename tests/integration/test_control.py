@@ -188,3 +188,28 @@ s6-svstat -o up $S/plain > /out/after
     assert out(c, "start") == (0, "plain: up\n", "")
     assert out(c, "restart") == (0, "plain: restarted, up\n", "")
     assert text(c, "after").split() == ["true"]
+
+
+def test_an_interrupted_restart_leaves_no_service_down(boot, tree: Tree):
+    # a's finish says it runs, then waits: the SIGTERM (as Ctrl-C; sh ignores SIGINT for a `&`
+    # command) lands while restart waits for a's stop.
+    # a is asked up again (it starts once its finish ends); b, not reached yet, was never stopped.
+    tree.init("10-fifo", "mkfifo -m 0600 /tmp/go /tmp/infinish")
+    tree.service("a", "exec sleep 1000", finish="#!/bin/sh\necho > /tmp/infinish\nread x < /tmp/go\n")
+    tree.service("b", "exec sleep 1000")
+    c = run(
+        boot,
+        """
+b=$(s6-svstat -o pid $S/b)
+ignity restart a b > /out/r.out 2> /out/r.err & rp=$!
+read x < /tmp/infinish
+kill -TERM $rp
+wait $rp; echo $? > /out/r.rc
+echo go > /tmp/go
+s6-svwait -u -t 10000 $S/a; echo $? > /out/a-up
+[ "$(s6-svstat -o pid,wantedup $S/b)" = "$b true" ]; echo $? > /out/b-untouched
+""",
+    )
+    assert text(c, "a-up") == "0\n"
+    assert out(c, "r") == (143, "", "[ignity/control] a: restart cut short: asked to start again, not waited for\n")
+    assert text(c, "b-untouched") == "0\n"

@@ -285,3 +285,28 @@ kill $f
     assert sorted(read(c, "logs").splitlines()) == ["svc ! v2-err", "svc | v2"]
     assert "svc | v2" in c.lines or "svc  | v2" in c.lines
     assert sorted(read(c, "follow").splitlines()) == ["svc ! v2-err", "svc | v1", "svc | v2"]
+
+
+def test_an_interrupt_after_the_swap_waits_for_the_reload_to_finish(boot, tree: Tree):
+    # The new copy of svc says it runs, then is ready only on /tmp/go: the SIGINT lands while the
+    # reload waits for that readiness (after the swap). It is held: the reload finishes, then says so.
+    tree.init("10-fifo", "mkfifo -m 0600 /tmp/go /tmp/instart")
+    tree.service("svc", "exec sleep 1000")
+    c = run(
+        boot,
+        wait_up("svc")
+        + """
+svc svc 'echo > /tmp/instart; read x < /tmp/go; echo >&3; exec sleep 1000'
+echo 3 > $E/svc/notification-fd
+ignity reload >/out/r1.out 2>/out/r1.err & rp=$!
+read x < /tmp/instart
+kill -INT $rp
+echo go > /tmp/go
+wait $rp; echo $? > /out/r1.rc
+s6-svstat -o up,ready $S/svc > /out/svc
+""",
+    )
+    assert read(c, "r1.rc") == "130\n"
+    assert read(c, "r1.out") == "restarted svc\n"
+    assert read(c, "r1.err") == "ignity reload: interrupted by signal 2: the reload was finished first\n"
+    assert read(c, "svc") == "true true\n"

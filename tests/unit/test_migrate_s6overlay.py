@@ -410,3 +410,20 @@ def test_bad_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         capsys.readouterr().err
         == f"ignity migrate: {tmp_path}/nope: no such directory: name the image's root directory with --root\n"
     )
+
+
+def test_names_with_control_characters_become_no_file(tree: Tree):
+    # A newline (or an escape) in a name would be a file name no tool lists on one line.
+    tree.script("etc/cont-init.d/10-a\nb", "true")
+    tree.script("etc/services.d/web\x1b[2J/run", "exec web")
+    tree.rc("svc\nx", "longrun", run="#!/bin/sh\nexec svc\n")
+    tree.rc("once\nx", "oneshot", up="/bin/true up\n")
+    tree.user("svc\nx", "once\nx")
+    plan, report = s6overlay.convert(str(tree.root), {})
+    assert all(p.isprintable() for p in plan.files), list(plan.files)
+    assert "/etc/ignity/init/90-rc-01-once_x" in plan.files
+    text = report.text()
+    assert "/etc/cont-init.d/10-a\\nb: a control character in its name: not converted — rename it" in text
+    assert "/etc/services.d/web\\x1b[2J: a control character in its name: not converted — rename it" in text
+    assert "/etc/s6-overlay/s6-rc.d/svc\\nx: a service name has no control characters — rename it" in text
+    assert all(line.isprintable() for line in text.splitlines())

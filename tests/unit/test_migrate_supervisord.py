@@ -161,6 +161,7 @@ def test_includes_groups_and_unknown_keys(conf: Conf) -> None:
         ("[program:p]\ncommand='p\n", "supervisord.conf:5: command: no closing quotation"),
         ("[program:p\n", "supervisord.conf:4: section header"),
         ("just words\n", "supervisord.conf:4: expected [section] or key = value"),
+        ("[program:p\x1b[2J]\ncommand=p\n", "a service name has no control characters"),
     ],
 )
 def test_bad_input_is_one_line_with_file_and_line(conf: Conf, text: str, message: str) -> None:

@@ -251,3 +251,14 @@ def test_a_long_failure_line_is_cut(tmp_path: Path):
     (d / ".ignity/health-last").write_text("x" * 5000 + "\n")
     h = health.read(str(d))
     assert h is not None and h.last_failure == "x" * health.LAST_MAX + "..."
+
+
+def test_a_failure_line_carries_no_terminal_escape(tmp_path: Path):
+    # A health check prints what it likes; ignity status shows it to the operator's terminal.
+    d = service_dir(tmp_path, "svc", health="#!/bin/sh\n")
+    (d / ".ignity").mkdir()
+    (d / ".ignity/health").write_text("\x1b]0;x\x07 1\n")
+    (d / ".ignity/health-last").write_text("exit 1: \x1b[2J\x1b]52;c;cm0gLXJm\x07gone\rok\n")
+    h = health.read(str(d))
+    assert h is not None and h.state == "?"
+    assert h.last_failure == "exit 1: ?[2J?]52;c;cm0gLXJm?gone?ok"

@@ -71,7 +71,14 @@ class Converter:
         if isinstance(found, str):
             self.report.leave(path, None, found, "make it a readable directory")
             return []
-        return [n for n in found if not n.startswith(".")]
+        names = [n for n in found if not n.startswith(".")]
+        if path == RC_D or (path.startswith(f"{RC_D}/") and path.endswith(".d")):
+            return names  # s6-rc names: a longrun's is refused in s6_rc, a oneshot's made safe in its file name
+        for name in [n for n in names if not n.isprintable()]:
+            self.report.leave(
+                f"{path}/{show(name)}", None, "a control character in its name: not converted", "rename it"
+            )
+        return [n for n in names if n.isprintable()]
 
     def read(self, path: str) -> bytes | None:
         data = self.view.read(path, MAX_READ)
@@ -228,6 +235,9 @@ class Converter:
                     "remove the definition, or fix its type",
                 )
                 continue
+            if kind == "longrun" and not name.isprintable():  # it would be a service directory's name
+                self.report.leave(f"{RC_D}/{show(name)}", None, "a service name has no control characters", "rename it")
+                continue
             kinds[name] = kind
         if not kinds:
             return []
@@ -264,7 +274,7 @@ class Converter:
         seen.add(name)
         kind = self.kinds.get(name)
         if kind is None:
-            if name not in OVERLAY_OWN:
+            if name not in OVERLAY_OWN and name.isprintable():  # (one with a control character is reported)
                 self.report.leave(
                     f"{RC_D}/{show(name)}", None, "named but not defined", "define it, or remove its name"
                 )
@@ -366,13 +376,14 @@ class Converter:
         prefix = next((p for p in ("90-rc-", "zz-rc-", "~rc-") if all(n < p for n in self.init_names)), "~rc-")
         downs = []
         for number, name in enumerate(order, start=1):
-            up = self.oneshot_script(name, "up", f"{ETC}/init/{prefix}{number:02d}-{name}")
+            target = f"{ETC}/init/{prefix}{number:02d}-{_file_name(name)}"
+            up = self.oneshot_script(name, "up", target)
             if up:
-                self.report.convert(f"{RC_D}/{show(name)}/up", f"{ETC}/init/{prefix}{number:02d}-{name}", up)
+                self.report.convert(f"{RC_D}/{show(name)}/up", target, up)
             if self.view.exists(f"{RC_D}/{name}/down"):
                 downs.append(name)
         for number, name in enumerate(reversed(downs), start=1):
-            target = f"{ETC}/finalize/00-rc-{number:02d}-{name}"
+            target = f"{ETC}/finalize/00-rc-{number:02d}-{_file_name(name)}"
             done = self.oneshot_script(name, "down", target)
             if done:
                 self.report.convert(f"{RC_D}/{show(name)}/down", target, done)
@@ -396,10 +407,16 @@ class Converter:
                     fix = "change it to #!/usr/bin/with-env, or link /usr/bin/with-contenv to with-env"
                     self.report.leave(show(origin), 1, f"calls {show(word)}, whose #! line is with-contenv's", fix)
         execlineb = self.rewriter.has("execlineb") or "/usr/bin/execlineb"
-        text = f"#!{execlineb} -P\n# {which} of the s6-rc oneshot {name}\n{line}\n".encode()
+        # show(): a newline in the name would end the comment, and execlineb would run what follows it
+        text = f"#!{execlineb} -P\n# {which} of the s6-rc oneshot {show(name)}\n{line}\n".encode()
         new, changes = self.rewriter.script(text, show(origin))
         self.plan.add(target, new, 0o755)
         return f"oneshot {which} as an execline script" + (f"; {'; '.join(changes)}" if changes else "")
+
+
+def _file_name(name: str) -> str:
+    """An s6-rc name as part of a script's file name: a control character (a newline) as `_`."""
+    return "".join(c if c.isprintable() else "_" for c in name)
 
 
 def convert(root: str, environ: Mapping[str, str]) -> tuple[Plan, Report]:

@@ -13,7 +13,7 @@ import glob
 import os
 import re
 
-from ignity.check.report import service_name_problem
+from ignity.check.report import service_name_problem, show
 from ignity.check.root import Root
 from ignity.errors import IgnityError
 from ignity.migrate.report import Report
@@ -262,6 +262,8 @@ class Converter:
             }
             name = self.expand(process_name, section, "process_name", names)
             bad = service_name_problem(name) or ("is empty" if not name else None)
+            if bad is None and not name.isprintable():
+                bad = "a service name has no control characters"
             if bad is not None or MARK in name:
                 raise IgnityError(f"{path}:{line}: process name {name!r}: {bad or 'cannot use %(ENV_...)s'}")
             self.instance(section, program, group, name, names)
@@ -270,7 +272,8 @@ class Converter:
         target = f"{ETC}/services/{name}"
         path, line = section.where()
         notes: list[str] = []
-        lines = ["#!/bin/sh", f"# [program:{program}] of {path}:{line}, converted by ignity migrate"]
+        # Every value in a comment goes through show(): a newline in it would end the comment.
+        lines = ["#!/bin/sh", f"# [program:{show(program)}] of {show(path)}:{line}, converted by ignity migrate"]
         # supervisord's environment at a spawn: its own, SUPERVISOR_*, then [supervisord] and [program] environment=
         lines.append("export SUPERVISOR_ENABLED=1")
         lines.append(f"export SUPERVISOR_PROCESS_NAME={quote(name)}")
@@ -386,7 +389,7 @@ class Converter:
             limits = f"n{backups} " + (f"s{max(size, 4096)} " if size else "")
             log = [
                 "#!/bin/sh",
-                f"# stdout_logfile={out} of [program:{name}], converted by ignity migrate",
+                f"# stdout_logfile={show(out)} of [program:{show(name)}], converted by ignity migrate",
                 f"{self.find('mkdir')} -p -- {quote(directory)} || exit 111",
                 f"exec {self.find('s6-log')} -- {limits}T {quote(directory)}",
             ]

@@ -44,6 +44,7 @@ class Plan:
 
     def write(self, root: str, force: bool) -> int:
         """Write every file under `root`; an IgnityError, before anything is written, on a conflict."""
+        self.check_dirs(root)
         clash = self.existing(root)
         if clash and not force:
             listed = ", ".join(clash[:5]) + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
@@ -57,6 +58,35 @@ class Plan:
             _makedirs(root, parent)
             _write(root + path, data, mode)
         return len(self.files)
+
+    def check_dirs(self, root: str) -> None:
+        """An IgnityError, before anything is written, if a directory the plan needs is not one.
+
+        Each position of each directory must be absent or a real directory (lstat: no
+        link), and each file's own path absent or a regular file: then the write cannot
+        stop midway on something in the way.
+        """
+        needed = {p.rpartition("/")[0] for p in self.files} | set(self.dirs)
+        for path in sorted(needed):
+            current = root
+            for part in path.strip("/").split("/"):
+                current = f"{current}/{part}"
+                try:
+                    st = os.lstat(current)
+                except FileNotFoundError:
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    raise IgnityError(
+                        f"{current[len(root) :]}: is in the way, not a directory (links are not followed), "
+                        "nothing written — remove it, or move it aside"
+                    )
+        for path in self.files:
+            try:
+                st = os.lstat(root + path)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+                raise IgnityError(f"{path}: is in the way, not a file, nothing written — remove it, or move it aside")
 
 
 def _makedirs(root: str, path: str) -> None:
