@@ -1,7 +1,7 @@
 """Attack round on the new surfaces (control, reload, logs, jobs, restart policies, migrate).
 
-Each test marked xfail(strict=True) demonstrates a hole that exists today; it
-fails on the hole's own assertion and must lose its marker with the fix.
+Each test reproduces a hole this round's attacker review found; each was a strict xfail
+until its fix, and passes now.
 """
 
 from __future__ import annotations
