@@ -49,8 +49,10 @@ def python_script(module: str, python: str = sys.executable, package_parent: str
     return f"#!{python} -IS\nimport sys\n{path_line}from {module} import main\nmain()\n"
 
 
-def stage0_script(python: str, package_parent: str, svscan: str) -> str:
-    """/init (sh/stage0.sh): become s6-svscan at once, with the boot process (stages 1 and 2) as its child."""
+def stage0_script(python: str, package_parent: str, svscan: str, root: str = "") -> str:
+    """/init (sh/stage0.sh): become s6-svscan at once, with the boot process (stages 1 and 2) as its child.
+
+    Every program it runs as root is named by its path in the image (`root`), never looked up in PATH."""
     return templates.render(
         "stage0.sh",
         {
@@ -66,6 +68,7 @@ def stage0_script(python: str, package_parent: str, svscan: str) -> str:
             "ignity_environ": paths.ENVIRON,
             "ignity_phase": paths.PHASE,
             "ignity_stopping": paths.STOPPING,
+            **{f"ignity_{name}": tools.find(name, root) for name in ("install", "rm", "mkdir", "cp")},
         },
     )
 
@@ -144,7 +147,7 @@ def install_files(root: str, python: str, package_parent: str, svscan: str, svsc
         os.replace(tmp, full)
         written.append(path)
 
-    put("/init", stage0_script(python, package_parent, svscan))
+    put("/init", stage0_script(python, package_parent, svscan, root))
     env = "/usr/bin/env" if env_ignores_signals(root + "/usr/bin/env") else None
     put(f"{paths.SVSCAN_PROGS}/finish", finish_script(python, package_parent, env))
     put(f"{paths.SVSCAN_PROGS}/signal", signal_script(svscanctl, tools.find("ln", root), tools.find("exit", root)))

@@ -15,7 +15,7 @@ EXECLINE = ["execlineb", "foreground", "importas", "redirfd", "tryexec", "exit"]
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:
-    _fake(root, ["ln"], "/bin")  # coreutils: in every image
+    _fake(root, ["ln", "install", "rm", "mkdir", "cp"], "/bin")  # coreutils: in every image
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
     return subprocess.run(
         [sys.executable, "-m", "ignity", "install", "--root", str(root), "--python", sys.executable],

@@ -212,3 +212,20 @@ def test_stage0_runs_the_subreaper_program_as_shipped(tmp_path: Path) -> None:
     program = templates.read("stage0_subreaper.py")
     done = subprocess.run(["python3", "-IS", "-c", program, str(script), "arg"], capture_output=True, text=True)
     assert done.stdout in ("subreaper arg\n", "no-subreaper arg\n"), done.stderr
+
+
+def test_stage0_looks_up_no_program_in_path() -> None:
+    """/init runs as root before anything is checked: every program it runs is a path written in
+    at install, never one the container's PATH chooses (issue 20, point 5, for stage 0)."""
+    import re
+
+    from ignity import runtime
+
+    init = runtime.stage0_script("/usr/bin/python3", "/x", "/usr/bin/s6-svscan")
+    body = re.sub(r"(^|\s)#.*$", "", init.split("# end filled\n", 1)[1], flags=re.M)  # no comments
+    words = re.findall(r"(?:^|[;&|]|\bthen|\bdo|\belse)\s*([A-Za-z_][\w.-]*)(?=\s)", body, re.M)
+    builtins = {"trap", "if", "then", "fi", "for", "do", "done", "break", "elif", "else", "exec", "unset", "cd",
+                "echo", "set", "latch", "IGNITY_STAGE0", "ignity_reaper", "ignity_f"}  # fmt: skip
+    assert set(words) <= builtins, set(words) - builtins
+    for name in ("install", "rm", "mkdir", "cp"):
+        assert re.search(rf"^ignity_{name}=/\S+/{name}$", init, re.M), name

@@ -8,7 +8,8 @@
 # Its variables start with ignity_: one of the container's environment with the same
 # name would otherwise reach the boot process and s6-svscan changed.
 trap 'ignity_stop=1' TERM INT QUIT  # first: a stop from here on is recorded, never lost
-# Values written in by runtime.stage0_script (paths found at install).
+# Values written in by runtime.stage0_script (paths found at install): no program is
+# looked up in PATH, which is the container's.
 # start filled
 ignity_python=/usr/bin/python3
 ignity_boot='import sys; from ignity.stages.stage1 import main; main()'
@@ -22,6 +23,10 @@ ignity_state=/run/ignity/state
 ignity_environ=/run/ignity/environ
 ignity_phase=/run/ignity/phase
 ignity_stopping=/run/ignity/state/stopping
+ignity_install=/usr/bin/install
+ignity_rm=/bin/rm
+ignity_mkdir=/bin/mkdir
+ignity_cp=/bin/cp
 # end filled
 
 # Not PID 1: become a child subreaper first (sh/stage0_subreaper.py), then start again.
@@ -36,17 +41,17 @@ if [ -O "$ignity_skel" ]; then
   # link) before root writes in it. An empty one (a fresh tmpfs) costs nothing.
   for ignity_f in "$ignity_run"/* "$ignity_run"/.[!.]* "$ignity_run"/..?*; do
     if [ -e "$ignity_f" ] || [ -L "$ignity_f" ]; then
-      install -d -o 0 -g 0 -m 0755 "$ignity_run" 2>/dev/null
-      rm -rf "$ignity_state" "$ignity_scan" "$ignity_environ" "$ignity_phase" 2>/dev/null
+      "$ignity_install" -d -o 0 -g 0 -m 0755 "$ignity_run" 2>/dev/null
+      "$ignity_rm" -rf "$ignity_state" "$ignity_scan" "$ignity_environ" "$ignity_phase" 2>/dev/null
       break
     fi
   done
 elif [ -e "$ignity_state" ] || [ -e "$ignity_scan" ] || [ -L "$ignity_environ" ] || [ -e "$ignity_environ" ]; then
-  rm -rf "$ignity_state" "$ignity_scan" "$ignity_environ" "$ignity_phase" 2>/dev/null
+  "$ignity_rm" -rf "$ignity_state" "$ignity_scan" "$ignity_environ" "$ignity_phase" 2>/dev/null
 fi
-[ -d "$ignity_run" ] || mkdir -p "$ignity_run" 2>/dev/null
+[ -d "$ignity_run" ] || "$ignity_mkdir" -p "$ignity_run" 2>/dev/null
 # The whole environment, exactly as /init got it, for the boot process (sh keeps only some names).
-if ! cp -PR "$ignity_skel"/. /proc/$$/environ "$ignity_run"/ 2>/dev/null || ! [ -x "$ignity_svscan" ]; then
+if ! "$ignity_cp" -PR "$ignity_skel"/. /proc/$$/environ "$ignity_run"/ 2>/dev/null || ! [ -x "$ignity_svscan" ]; then
   # /run/ignity cannot be laid out: the boot process runs as PID 1 alone and says why.
   IGNITY_STAGE0=alone exec "$ignity_python" -IS -c "$ignity_boot" "$@"
 fi
