@@ -41,13 +41,7 @@ def read_small(path: str, limit: int = 4096) -> bytes:
     put there never hangs the open; fstat before any read, so only a regular
     file is read. OSError (with the reason) otherwise.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file", path)
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
+    return _read_regular(path, limit, owned=False)
 
 
 def read_text(path: str, limit: int = 4096) -> str:
@@ -87,12 +81,17 @@ def read_owned(path: str, limit: int = 64) -> bytes:
     there never blocks the open; fstat before any read, so a directory, a fifo
     or another uid's file is refused. OSError (with the reason) otherwise.
     """
+    return _read_regular(path, limit, owned=True)
+
+
+def _read_regular(path: str, limit: int, owned: bool) -> bytes:
+    """read_small and read_owned: the open never blocks or follows a link, the read is bounded."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(0, "not a regular file", path)
-        if st.st_uid != os.geteuid():
+        if owned and st.st_uid != os.geteuid():
             raise OSError(0, f"owned by uid {st.st_uid}, not {os.geteuid()}", path)
         return os.read(fd, limit)
     finally:
